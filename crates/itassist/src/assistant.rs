@@ -1,0 +1,199 @@
+//! The [`Assistant`] facade: one object that ingests, searches and lists documents.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::chunk::Chunker;
+use crate::config::Config;
+use crate::embed::{Embedder, FastEmbedder};
+use crate::error::{Error, Result};
+use crate::index::{Document, Index, IndexSettings, IndexStats};
+use crate::pipeline::{FileReport, IngestEvent, IngestReport, Ingestor, Pipeline};
+use crate::retrieve::{DenseRetriever, Passage, Retriever};
+
+/// A local document assistant over one index directory.
+///
+/// Cheap to share between threads (`Arc<Assistant>`); every method takes `&self`.
+/// Ingestion goes through LMDB's single writer while searches keep reading.
+///
+/// ```no_run
+/// use itassist::{Assistant, Config};
+///
+/// # fn main() -> itassist::Result<()> {
+/// let assistant = Assistant::open(Config::new("./itassist-data"))?;
+/// let report = assistant.ingest(&["./docs"])?;
+/// println!("{} files added", report.totals.added);
+/// for passage in assistant.search("how do I pin a package version?", 3)? {
+///     println!("{:.3} {}: {}", passage.score, passage.citation(), passage.text);
+/// }
+/// # Ok(()) }
+/// ```
+pub struct Assistant {
+    config: Config,
+    index: Index,
+    embedder: Arc<dyn Embedder>,
+    pipeline: Pipeline,
+    retriever: Arc<dyn Retriever>,
+}
+
+impl std::fmt::Debug for Assistant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Assistant")
+            .field("data_dir", &self.config.data_dir)
+            .field("embedding_model", &self.embedder.model_id())
+            .finish()
+    }
+}
+
+impl Assistant {
+    /// Opens (or creates) the index in `config.data_dir`, loading the embedding model.
+    pub fn open(config: Config) -> Result<Self> {
+        config.validate()?;
+        let embedder = Arc::new(FastEmbedder::new(&config.embedding)?);
+        Self::with_embedder(config, embedder)
+    }
+
+    /// Opens the index with an embedder of your own.
+    pub fn with_embedder(config: Config, embedder: Arc<dyn Embedder>) -> Result<Self> {
+        config.validate()?;
+        let chunker = Chunker::new(
+            embedder.tokenizer().clone(),
+            &config.chunking,
+            embedder.max_tokens(),
+        )?;
+        let settings = IndexSettings {
+            embedding_model: embedder.model_id().to_string(),
+            dimensions: embedder.dimensions(),
+            n_trees: config.retrieval.n_trees,
+            chunk_max_tokens: chunker.max_tokens(),
+            chunk_overlap_tokens: config.chunking.overlap_tokens,
+            map_size: config.map_size,
+        };
+        let index = Index::open(&config.data_dir, &settings)?;
+        let pipeline = Pipeline::new(
+            index.clone(),
+            embedder.clone(),
+            chunker,
+            config.loading.clone(),
+        );
+        let retriever = Arc::new(DenseRetriever::new(
+            index.clone(),
+            embedder.clone(),
+            config.retrieval.exact_search_below,
+            config.retrieval.oversampling,
+        ));
+        Ok(Assistant {
+            config,
+            index,
+            embedder,
+            pipeline,
+            retriever,
+        })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The index.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// The embedder.
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
+    /// Replaces the retriever (for example with a hybrid one).
+    pub fn set_retriever(&mut self, retriever: Arc<dyn Retriever>) {
+        self.retriever = retriever;
+    }
+
+    /// Ingests files, folders (recursively) and glob patterns.
+    ///
+    /// Per-file failures are in the report, never an `Err`: an `Err` means the index itself
+    /// failed.
+    pub fn ingest<P: AsRef<Path>>(&self, inputs: &[P]) -> Result<IngestReport> {
+        self.ingest_with_progress(inputs, &|_| {})
+    }
+
+    /// Like [`Assistant::ingest`], calling `progress` as files are discovered and done.
+    pub fn ingest_with_progress<P: AsRef<Path>>(
+        &self,
+        inputs: &[P],
+        progress: &dyn Fn(&IngestEvent),
+    ) -> Result<IngestReport> {
+        let inputs: Vec<PathBuf> = inputs.iter().map(|p| p.as_ref().to_path_buf()).collect();
+        self.pipeline.ingest(&inputs, progress)
+    }
+
+    /// Ingests one uploaded document. `name` is only a display name and a format hint.
+    pub fn ingest_bytes(&self, name: &str, bytes: &[u8]) -> Result<FileReport> {
+        self.pipeline.ingest_bytes(name, bytes)
+    }
+
+    /// The `k` passages that best match `query`, best first.
+    pub fn search(&self, query: &str, k: usize) -> Result<Vec<Passage>> {
+        if query.trim().is_empty() {
+            return Err(Error::InvalidInput("the query is empty".into()));
+        }
+        self.retriever.retrieve(query, k)
+    }
+
+    /// Embeds texts with the index's model (L2-normalised vectors).
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embedder.embed(texts)
+    }
+
+    /// All documents in the index.
+    pub fn documents(&self) -> Result<Vec<Document>> {
+        self.index.documents()
+    }
+
+    /// Finds a document by id, source path, `upload:NAME`, or unique display name.
+    pub fn find_document(&self, selector: &str) -> Result<Document> {
+        let not_found = || Error::DocumentNotFound {
+            id: selector.to_string(),
+        };
+        if let Ok(id) = selector.parse::<u64>() {
+            if let Some(doc) = self.index.document(id)? {
+                return Ok(doc);
+            }
+        }
+        if let Some(doc) = self.index.document_by_source(selector)? {
+            return Ok(doc);
+        }
+        if let Ok(path) = Path::new(selector).canonicalize() {
+            if let Some(doc) = self.index.document_by_source(&path.to_string_lossy())? {
+                return Ok(doc);
+            }
+        }
+        let named: Vec<Document> = self
+            .index
+            .documents()?
+            .into_iter()
+            .filter(|d| d.name == selector)
+            .collect();
+        match named.len() {
+            0 => Err(not_found()),
+            1 => named.into_iter().next().ok_or_else(not_found),
+            n => Err(Error::InvalidInput(format!(
+                "{n} documents are named '{selector}': remove one by id (`itassist docs` lists them)"
+            ))),
+        }
+    }
+
+    /// Removes a document (see [`Assistant::find_document`] for the selector) with its
+    /// chunks and vectors; returns what was removed.
+    pub fn remove(&self, selector: &str) -> Result<Document> {
+        let doc = self.find_document(selector)?;
+        self.index.remove_document(doc.id)
+    }
+
+    /// Counts and sizes of the index.
+    pub fn stats(&self) -> Result<IndexStats> {
+        self.index.stats()
+    }
+}

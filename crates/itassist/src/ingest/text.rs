@@ -1,0 +1,7 @@
+use std::path::Path;
+use super::LoadedDocument;
+use crate::error::{Error, Result};
+fn todo(path: &Path) -> Result<LoadedDocument> { Err(Error::UnsupportedFormat { path: path.to_path_buf(), detail: "todo".into() }) }
+pub(crate) fn load_markdown(path: &Path, _b: &[u8]) -> Result<LoadedDocument> { todo(path) }
+pub(crate) fn load_rst(path: &Path, _b: &[u8]) -> Result<LoadedDocument> { todo(path) }
+pub(crate) fn load_text(path: &Path, _b: &[u8]) -> Result<LoadedDocument> { todo(path) }

@@ -1,0 +1,50 @@
+//! # itassist
+//!
+//! A local assistant over an IT team's documents: it reads PDF, HTML, Markdown, office
+//! files, man pages and scanned images (OCR), splits them into passages, embeds them on the
+//! machine (fastembed / ONNX Runtime), keeps them in an embedded LMDB vector index (heed +
+//! arroy), finds the passages that answer a question, and has a local model served by
+//! Ollama write the answer with citations. Nothing leaves the machine.
+//!
+//! The entry point is [`Assistant`]:
+//!
+//! ```no_run
+//! use itassist::{Assistant, Config};
+//!
+//! # fn main() -> itassist::Result<()> {
+//! let config = Config::new("./itassist-data").with_model_dir("./models/all-MiniLM-L6-v2");
+//! let assistant = Assistant::open(config)?;
+//! let report = assistant.ingest(&["./docs"])?;
+//! for failure in report.failures() {
+//!     eprintln!("{}", failure.status.error().map(|e| e.to_string()).unwrap_or_default());
+//! }
+//! let passages = assistant.search("how do I configure the network?", 5)?;
+//! # Ok(()) }
+//! ```
+//!
+//! Each part sits behind a trait so it can be replaced: [`Ingestor`], [`Embedder`],
+//! [`Retriever`], [`Answerer`].
+
+#![warn(missing_docs)]
+
+pub mod answer;
+pub mod assistant;
+pub mod chunk;
+pub mod config;
+pub mod embed;
+pub mod error;
+pub mod index;
+pub mod ingest;
+pub mod pipeline;
+pub mod retrieve;
+
+pub use answer::{Answer, Answerer, AskOptions, Timings};
+pub use assistant::Assistant;
+pub use chunk::{Chunk, Chunker};
+pub use config::{Config, DEFAULT_EMBEDDING_MODEL};
+pub use embed::{Embedder, FastEmbedder};
+pub use error::{Error, Result};
+pub use index::{Document, Index, IndexStats};
+pub use ingest::{Format, LoadOptions, LoadedDocument, Section};
+pub use pipeline::{FileReport, FileStatus, IngestEvent, IngestReport, Ingestor, Pipeline};
+pub use retrieve::{DenseRetriever, Passage, Retriever};

@@ -1,0 +1,695 @@
+//! The ingestion pipeline: from paths to indexed documents.
+//!
+//! Files are discovered (folders recursively, globs expanded), then a loader thread reads,
+//! hashes, parses and chunks them while the calling thread embeds the chunks and writes each
+//! document in its own transaction. Unchanged files (same size and mtime, or same content
+//! hash) cost no parsing or embedding. A file that fails is reported and never stops the
+//! others.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Serialize, Serializer};
+use sha2::{Digest, Sha256};
+
+use crate::chunk::Chunker;
+use crate::embed::Embedder;
+use crate::error::{Error, Result};
+use crate::index::{Document, Index, NewDocument, StoredChunk};
+use crate::ingest::{self, LoadOptions, SUPPORTED_EXTENSIONS};
+
+/// Ingests files into an index.
+pub trait Ingestor: Send + Sync {
+    /// Ingests files, folders (recursively) and glob patterns, reporting each file to
+    /// `progress` as it is done.
+    fn ingest(&self, inputs: &[PathBuf], progress: &dyn Fn(&IngestEvent)) -> Result<IngestReport>;
+
+    /// Ingests one document given as bytes (an upload); `name` is kept as its display name
+    /// and used to detect the format, never as a path.
+    fn ingest_bytes(&self, name: &str, bytes: &[u8]) -> Result<FileReport>;
+}
+
+/// What happened to one file.
+#[derive(Debug)]
+pub enum FileStatus {
+    /// Indexed for the first time.
+    Added {
+        /// The new document.
+        document: Document,
+    },
+    /// Its content changed; the old chunks were replaced.
+    Replaced {
+        /// The new document record.
+        document: Document,
+        /// The id the document had before.
+        previous_id: u64,
+    },
+    /// Already indexed with the same content: nothing was parsed or embedded.
+    Unchanged {
+        /// The existing document id.
+        document_id: u64,
+    },
+    /// The same content is already indexed from another source.
+    Duplicate {
+        /// The document holding that content.
+        document_id: u64,
+        /// Its source.
+        source: String,
+    },
+    /// Found while walking a folder but not a supported format; not an error.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+    /// Could not be ingested; nothing of it was written.
+    Failed {
+        /// What went wrong.
+        error: Error,
+    },
+}
+
+impl FileStatus {
+    /// A short word for the status: `added`, `replaced`, `unchanged`, `duplicate`, `skipped`
+    /// or `failed`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            FileStatus::Added { .. } => "added",
+            FileStatus::Replaced { .. } => "replaced",
+            FileStatus::Unchanged { .. } => "unchanged",
+            FileStatus::Duplicate { .. } => "duplicate",
+            FileStatus::Skipped { .. } => "skipped",
+            FileStatus::Failed { .. } => "failed",
+        }
+    }
+
+    /// The document written, for `Added` and `Replaced`.
+    pub fn document(&self) -> Option<&Document> {
+        match self {
+            FileStatus::Added { document } | FileStatus::Replaced { document, .. } => {
+                Some(document)
+            }
+            _ => None,
+        }
+    }
+
+    /// The error, for `Failed`.
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            FileStatus::Failed { error } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// The outcome for one file.
+#[derive(Debug, Serialize)]
+pub struct FileReport {
+    /// The file (or upload name).
+    pub path: PathBuf,
+    /// What happened.
+    #[serde(flatten)]
+    pub status: FileStatus,
+}
+
+impl Serialize for FileStatus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("status", self.label())?;
+        match self {
+            FileStatus::Added { document } => map.serialize_entry("document", document)?,
+            FileStatus::Replaced {
+                document,
+                previous_id,
+            } => {
+                map.serialize_entry("document", document)?;
+                map.serialize_entry("previous_id", previous_id)?;
+            }
+            FileStatus::Unchanged { document_id } => {
+                map.serialize_entry("document_id", document_id)?
+            }
+            FileStatus::Duplicate {
+                document_id,
+                source,
+            } => {
+                map.serialize_entry("document_id", document_id)?;
+                map.serialize_entry("duplicate_of", source)?;
+            }
+            FileStatus::Skipped { reason } => map.serialize_entry("reason", reason)?,
+            FileStatus::Failed { error } => map.serialize_entry("error", error)?,
+        }
+        map.end()
+    }
+}
+
+/// Totals of an ingest run.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct IngestTotals {
+    /// Files newly indexed.
+    pub added: usize,
+    /// Files re-indexed because their content changed.
+    pub replaced: usize,
+    /// Files already indexed.
+    pub unchanged: usize,
+    /// Files whose content was already indexed from another source.
+    pub duplicates: usize,
+    /// Files skipped as unsupported while walking folders.
+    pub skipped: usize,
+    /// Files that failed.
+    pub failed: usize,
+    /// Pages read (paged formats).
+    pub pages: u64,
+    /// Chunks written.
+    pub chunks: u64,
+    /// Tokens over the chunks written.
+    pub tokens: u64,
+    /// Bytes of the files parsed.
+    pub bytes: u64,
+    /// Wall time of the run.
+    #[serde(with = "secs")]
+    pub elapsed: Duration,
+    /// Time spent inside the embedding model.
+    #[serde(with = "secs")]
+    pub embedding_time: Duration,
+}
+
+mod secs {
+    use serde::Serializer;
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+}
+
+/// The outcome of an ingest run: one report per file, in the order they finished.
+#[derive(Debug, Default, Serialize)]
+pub struct IngestReport {
+    /// Per-file outcomes.
+    pub files: Vec<FileReport>,
+    /// Totals.
+    pub totals: IngestTotals,
+}
+
+impl IngestReport {
+    /// The files that failed.
+    pub fn failures(&self) -> impl Iterator<Item = &FileReport> {
+        self.files
+            .iter()
+            .filter(|f| matches!(f.status, FileStatus::Failed { .. }))
+    }
+
+    /// Whether every file was ingested (or was already).
+    pub fn is_success(&self) -> bool {
+        self.totals.failed == 0
+    }
+}
+
+/// Progress of an ingest run.
+#[derive(Debug)]
+pub enum IngestEvent<'a> {
+    /// The inputs were expanded to this many files.
+    Discovered {
+        /// Number of files.
+        files: usize,
+    },
+    /// A file is done.
+    File(&'a FileReport),
+    /// All files are done; the vector trees are being updated.
+    BuildingIndex,
+}
+
+/// The default [`Ingestor`]: loaders, [`Chunker`], an [`Embedder`] and an [`Index`].
+pub struct Pipeline {
+    index: Index,
+    embedder: Arc<dyn Embedder>,
+    chunker: Chunker,
+    load_options: LoadOptions,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("index", &self.index)
+            .field("chunker", &self.chunker)
+            .finish()
+    }
+}
+
+/// A file found while expanding the inputs.
+#[derive(Debug)]
+enum Found {
+    /// A file to ingest; `explicit` when the user named it (not found by walking).
+    File { path: PathBuf, explicit: bool },
+    /// An input that could not be used.
+    Bad { path: PathBuf, error: Error },
+}
+
+/// A document parsed and chunked, waiting to be embedded and written.
+struct Prepared {
+    path: PathBuf,
+    new: NewDocument,
+    replaces: Option<u64>,
+    bytes: u64,
+}
+
+enum Work {
+    Ready(Box<Prepared>),
+    Done(FileReport),
+}
+
+fn has_glob(text: &str) -> bool {
+    text.contains(['*', '?', '['])
+}
+
+fn is_supported_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .is_some_and(|e| SUPPORTED_EXTENSIONS.contains(&e.as_str()))
+}
+
+/// Expands files, folders and glob patterns into the files to ingest, sorted per input.
+fn discover(inputs: &[PathBuf]) -> Vec<Found> {
+    let mut found = Vec::new();
+    for input in inputs {
+        let text = input.to_string_lossy();
+        if !input.exists() && has_glob(&text) {
+            match glob::glob(&text) {
+                Ok(paths) => {
+                    let mut any = false;
+                    for entry in paths {
+                        any = true;
+                        match entry {
+                            Ok(path) if path.is_dir() => walk(&path, &mut found),
+                            Ok(path) => found.push(Found::File {
+                                path,
+                                explicit: true,
+                            }),
+                            Err(e) => found.push(Found::Bad {
+                                path: e.path().to_path_buf(),
+                                error: Error::io(e.path(), e.into_error()),
+                            }),
+                        }
+                    }
+                    if !any {
+                        found.push(Found::Bad {
+                            path: input.clone(),
+                            error: Error::PathNotFound {
+                                path: input.clone(),
+                            },
+                        });
+                    }
+                }
+                Err(e) => found.push(Found::Bad {
+                    path: input.clone(),
+                    error: Error::InvalidInput(format!("bad glob pattern '{text}': {e}")),
+                }),
+            }
+        } else if input.is_dir() {
+            walk(input, &mut found);
+        } else if input.exists() {
+            found.push(Found::File {
+                path: input.clone(),
+                explicit: true,
+            });
+        } else {
+            found.push(Found::Bad {
+                path: input.clone(),
+                error: Error::PathNotFound {
+                    path: input.clone(),
+                },
+            });
+        }
+    }
+    found
+}
+
+fn walk(dir: &Path, found: &mut Vec<Found>) {
+    let walker = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        match entry {
+            Ok(entry) if entry.file_type().is_file() => found.push(Found::File {
+                path: entry.into_path(),
+                explicit: false,
+            }),
+            Ok(_) => {}
+            Err(e) => {
+                let path = e.path().unwrap_or(dir).to_path_buf();
+                let error = match e.into_io_error() {
+                    Some(io) => Error::io(&path, io),
+                    None => Error::InvalidInput(format!(
+                        "{}: symbolic link loop",
+                        path.display()
+                    )),
+                };
+                found.push(Found::Bad { path, error });
+            }
+        }
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn mtime_secs(meta: &std::fs::Metadata) -> Option<u64> {
+    meta.modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
+impl Pipeline {
+    /// A pipeline writing into `index`.
+    pub fn new(
+        index: Index,
+        embedder: Arc<dyn Embedder>,
+        chunker: Chunker,
+        load_options: LoadOptions,
+    ) -> Self {
+        Pipeline {
+            index,
+            embedder,
+            chunker,
+            load_options,
+        }
+    }
+
+    /// Parses and chunks one document; `Err` is a per-file failure.
+    fn prepare(
+        &self,
+        path: &Path,
+        source: String,
+        name: String,
+        bytes: &[u8],
+        modified: Option<u64>,
+    ) -> std::result::Result<Work, Error> {
+        let sha256 = sha256_hex(bytes);
+        let existing = self.index.document_by_source(&source)?;
+        if let Some(doc) = &existing {
+            if doc.sha256 == sha256 {
+                if doc.modified != modified {
+                    self.index.touch_document(doc.id, modified)?;
+                }
+                return Ok(Work::Done(FileReport {
+                    path: path.to_path_buf(),
+                    status: FileStatus::Unchanged {
+                        document_id: doc.id,
+                    },
+                }));
+            }
+        }
+        if let Some(doc) = self.index.document_by_hash(&sha256)? {
+            if doc.source != source {
+                return Ok(Work::Done(FileReport {
+                    path: path.to_path_buf(),
+                    status: FileStatus::Duplicate {
+                        document_id: doc.id,
+                        source: doc.source,
+                    },
+                }));
+            }
+        }
+        if bytes.is_empty() {
+            return Err(Error::EmptyDocument {
+                path: path.to_path_buf(),
+                reason: "the file is empty (0 bytes)".into(),
+            });
+        }
+        let options = &self.load_options;
+        let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ingest::load_bytes(path, bytes, options)
+        }))
+        .map_err(|panic| Error::CorruptDocument {
+            path: path.to_path_buf(),
+            format: "document".into(),
+            reason: format!("the parser crashed: {}", panic_message(&panic)),
+            source: None,
+        })??;
+        let chunks = self.chunker.chunk(&loaded)?;
+        if chunks.is_empty() {
+            return Err(Error::EmptyDocument {
+                path: path.to_path_buf(),
+                reason: "no text left after extraction".into(),
+            });
+        }
+        let stored = chunks
+            .into_iter()
+            .map(|c| StoredChunk {
+                document_id: 0,
+                ordinal: c.ordinal,
+                text: c.text,
+                page: c.page,
+                section: c.section,
+                span: c.span,
+                tokens: c.tokens,
+            })
+            .collect();
+        let document = Document {
+            id: 0,
+            source,
+            name,
+            title: loaded.title.clone(),
+            format: loaded.format,
+            media_type: loaded.format.media_type().to_string(),
+            sha256,
+            size: bytes.len() as u64,
+            modified,
+            page_count: loaded.page_count,
+            ocr_pages: loaded.ocr_pages.clone(),
+            first_chunk: 0,
+            chunk_count: 0,
+            token_count: 0,
+            ingested_at: 0,
+        };
+        Ok(Work::Ready(Box::new(Prepared {
+            path: path.to_path_buf(),
+            new: NewDocument {
+                document,
+                chunks: stored,
+                vectors: Vec::new(),
+            },
+            replaces: existing.map(|d| d.id),
+            bytes: bytes.len() as u64,
+        })))
+    }
+
+    /// Reads a file and prepares it, turning every error into a failed report.
+    fn prepare_file(&self, path: &Path, explicit: bool) -> Work {
+        let failed = |error: Error| {
+            Work::Done(FileReport {
+                path: path.to_path_buf(),
+                status: FileStatus::Failed { error },
+            })
+        };
+        if !explicit && !is_supported_name(path) && !looks_like_text_name(path) {
+            return Work::Done(FileReport {
+                path: path.to_path_buf(),
+                status: FileStatus::Skipped {
+                    reason: "not a supported format".into(),
+                },
+            });
+        }
+        let absolute = match path.canonicalize() {
+            Ok(p) => p,
+            Err(e) => return failed(Error::io(path, e)),
+        };
+        let meta = match std::fs::metadata(&absolute) {
+            Ok(m) => m,
+            Err(e) => return failed(Error::io(path, e)),
+        };
+        let source = absolute.to_string_lossy().into_owned();
+        let modified = mtime_secs(&meta);
+        // Fast path: same size and mtime as the indexed copy means nothing to do.
+        match self.index.document_by_source(&source) {
+            Ok(Some(doc)) if doc.size == meta.len() && doc.modified == modified => {
+                return Work::Done(FileReport {
+                    path: path.to_path_buf(),
+                    status: FileStatus::Unchanged {
+                        document_id: doc.id,
+                    },
+                });
+            }
+            Ok(_) => {}
+            Err(e) => return failed(e),
+        }
+        let bytes = match std::fs::read(&absolute) {
+            Ok(b) => b,
+            Err(e) => return failed(Error::io(path, e)),
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| source.clone());
+        match self.prepare(path, source, name, &bytes, modified) {
+            Ok(work) => work,
+            Err(error) => failed(error),
+        }
+    }
+
+    /// Embeds a prepared document and writes it; returns its report and the time spent
+    /// embedding.
+    fn commit(&self, mut prepared: Prepared) -> (FileReport, Duration) {
+        let started = Instant::now();
+        let texts: Vec<&str> = prepared
+            .new
+            .chunks
+            .iter()
+            .map(|c| c.text.as_str())
+            .collect();
+        let embedded = self.embedder.embed(&texts);
+        let embedding_time = started.elapsed();
+        let status = match embedded {
+            Err(error) => FileStatus::Failed { error },
+            Ok(vectors) => {
+                prepared.new.vectors = vectors;
+                match self.index.write_document(prepared.new, prepared.replaces) {
+                    Ok(document) => match prepared.replaces {
+                        Some(previous_id) => FileStatus::Replaced {
+                            document,
+                            previous_id,
+                        },
+                        None => FileStatus::Added { document },
+                    },
+                    Err(error) => FileStatus::Failed { error },
+                }
+            }
+        };
+        (
+            FileReport {
+                path: prepared.path,
+                status,
+            },
+            embedding_time,
+        )
+    }
+
+    fn record(totals: &mut IngestTotals, report: &FileReport, bytes: u64) {
+        match &report.status {
+            FileStatus::Added { document } | FileStatus::Replaced { document, .. } => {
+                if matches!(report.status, FileStatus::Added { .. }) {
+                    totals.added += 1;
+                } else {
+                    totals.replaced += 1;
+                }
+                totals.chunks += u64::from(document.chunk_count);
+                totals.tokens += document.token_count;
+                totals.pages += u64::from(document.page_count.unwrap_or(0));
+                totals.bytes += bytes;
+            }
+            FileStatus::Unchanged { .. } => totals.unchanged += 1,
+            FileStatus::Duplicate { .. } => totals.duplicates += 1,
+            FileStatus::Skipped { .. } => totals.skipped += 1,
+            FileStatus::Failed { .. } => totals.failed += 1,
+        }
+    }
+}
+
+/// Names without an extension that are commonly plain text (README, copyright, ...).
+fn looks_like_text_name(path: &Path) -> bool {
+    path.extension().is_none()
+        && path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| {
+                let lower = n.to_ascii_lowercase();
+                ["readme", "copyright", "license", "changelog", "news", "install"]
+                    .iter()
+                    .any(|known| lower.starts_with(known))
+            })
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+impl Ingestor for Pipeline {
+    fn ingest(&self, inputs: &[PathBuf], progress: &dyn Fn(&IngestEvent)) -> Result<IngestReport> {
+        let started = Instant::now();
+        let found = discover(inputs);
+        progress(&IngestEvent::Discovered { files: found.len() });
+        let mut report = IngestReport::default();
+        // Parsing runs one document ahead of embedding, on its own thread.
+        let (sender, receiver) = mpsc::sync_channel::<(Work, u64)>(2);
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                for item in found {
+                    let work = match item {
+                        Found::File { path, explicit } => self.prepare_file(&path, explicit),
+                        Found::Bad { path, error } => Work::Done(FileReport {
+                            path,
+                            status: FileStatus::Failed { error },
+                        }),
+                    };
+                    let bytes = match &work {
+                        Work::Ready(p) => p.bytes,
+                        Work::Done(_) => 0,
+                    };
+                    if sender.send((work, bytes)).is_err() {
+                        break;
+                    }
+                }
+            });
+            for (work, bytes) in receiver {
+                let file = match work {
+                    Work::Done(file) => file,
+                    Work::Ready(prepared) => {
+                        let (file, embedding_time) = self.commit(*prepared);
+                        report.totals.embedding_time += embedding_time;
+                        file
+                    }
+                };
+                Self::record(&mut report.totals, &file, bytes);
+                progress(&IngestEvent::File(&file));
+                report.files.push(file);
+            }
+        });
+        progress(&IngestEvent::BuildingIndex);
+        self.index.build_trees()?;
+        report.totals.elapsed = started.elapsed();
+        Ok(report)
+    }
+
+    fn ingest_bytes(&self, name: &str, bytes: &[u8]) -> Result<FileReport> {
+        let display = Path::new(name)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| Error::InvalidInput(format!("'{name}' is not a usable file name")))?;
+        let path = PathBuf::from(&display);
+        let source = format!("upload:{display}");
+        let work = self.prepare(&path, source, display.clone(), bytes, None);
+        let report = match work {
+            Ok(Work::Done(report)) => report,
+            Ok(Work::Ready(prepared)) => self.commit(*prepared).0,
+            Err(error) => FileReport {
+                path,
+                status: FileStatus::Failed { error },
+            },
+        };
+        self.index.build_trees()?;
+        Ok(report)
+    }
+}
+
+impl Serialize for Error {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("code", self.code())?;
+        map.serialize_entry("message", &self.to_string())?;
+        map.end()
+    }
+}
