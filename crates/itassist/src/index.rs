@@ -34,10 +34,10 @@ pub const SCHEMA_VERSION: u32 = 1;
 const META_KEY: &str = "meta";
 const ARROY_INDEX: u16 = 0;
 
-type DocumentsDb = Database<U64<BigEndian>, SerdeJson<Document>>;
-type ChunksDb = Database<U32<BigEndian>, SerdeJson<StoredChunk>>;
-type LookupDb = Database<Str, U64<BigEndian>>;
-type VectorsDb = arroy::Database<Cosine>;
+type DocumentsDb = Database<'static, U64<BigEndian>, SerdeJson<Document>>;
+type ChunksDb = Database<'static, U32<BigEndian>, SerdeJson<StoredChunk>>;
+type LookupDb = Database<'static, Str, U64<BigEndian>>;
+type VectorsDb = arroy::Database<'static, Cosine>;
 
 /// What the index records about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -158,7 +158,7 @@ pub struct NewDocument {
 }
 
 struct Databases {
-    meta: Database<Str, SerdeJson<IndexMeta>>,
+    meta: Database<'static, Str, SerdeJson<IndexMeta>>,
     documents: DocumentsDb,
     sources: LookupDb,
     hashes: LookupDb,
@@ -281,27 +281,34 @@ impl Index {
         // first, and the file lives in itassist's own data directory.
         let env = unsafe { options.open(canonical) }.map_err(|e| open_error(canonical, e))?;
         let wtxn = env.write_txn().map_err(|e| open_error(canonical, e))?;
-        let dbs = env
+        let committed = env
             .create_databases_and_commit(wtxn, |opener, wtxn| {
-                let dbs = Databases {
-                    meta: opener.create_database(wtxn, Some("meta"))?,
-                    documents: opener.create_database(wtxn, Some("documents"))?,
-                    sources: opener.create_database(wtxn, Some("sources"))?,
-                    hashes: opener.create_database(wtxn, Some("hashes"))?,
-                    chunks: opener.create_database(wtxn, Some("chunks"))?,
-                    vectors: opener.create_database(wtxn, Some("vectors"))?,
-                };
-                Ok::<_, heed::Error>(heed::CommitOrAbort::<_, ()>::Commit(dbs))
+                let meta = opener.create_database(wtxn, Some("meta"))?;
+                let documents = opener.create_database(wtxn, Some("documents"))?;
+                let sources = opener.create_database(wtxn, Some("sources"))?;
+                let hashes = opener.create_database(wtxn, Some("hashes"))?;
+                let chunks = opener.create_database(wtxn, Some("chunks"))?;
+                let vectors = opener.create_database(wtxn, Some("vectors"))?;
+                Ok::<_, heed::Error>(heed::CommitOrAbort::<_, ()>::Commit((
+                    meta, documents, sources, hashes, chunks, vectors,
+                )))
             })
             .map_err(|e| open_error(canonical, e))?;
-        let dbs = match dbs {
-            heed::CommitOrAbort::Commit(dbs) => dbs,
-            heed::CommitOrAbort::Abort(()) => {
-                return Err(Error::Index {
-                    reason: "creating the databases was aborted".into(),
-                    source: None,
-                })
-            }
+        let heed::CommitOrAbort::Commit((meta, documents, sources, hashes, chunks, vectors)) =
+            committed
+        else {
+            return Err(Error::Index {
+                reason: "creating the databases was aborted".into(),
+                source: None,
+            });
+        };
+        let dbs = Databases {
+            meta,
+            documents,
+            sources,
+            hashes,
+            chunks,
+            vectors,
         };
         let shared = Arc::new(Shared {
             env,
@@ -623,11 +630,10 @@ impl Index {
             return Ok(());
         }
         let mut rng = StdRng::seed_from_u64(0x17a5_5157);
-        writer
-            .builder(&mut rng)
-            .n_trees(self.meta.n_trees)
-            .build(wtxn)
-            .map_err(|e| self.err(e))
+        let mut builder = writer.builder(&mut rng);
+        builder.n_trees(self.meta.n_trees);
+        let built = builder.build(wtxn);
+        built.map_err(|e| self.err(e))
     }
 
     /// Brings the vector trees up to date with the stored vectors (incrementally).
@@ -818,7 +824,7 @@ fn open_error(dir: &Path, e: heed::Error) -> Error {
                 source: Some(Box::new(e)),
             }
         }
-        heed::Error::Mdb(heed::MdbError::ReadersFull) | heed::Error::Mdb(heed::MdbError::Busy) => {
+        heed::Error::Mdb(heed::MdbError::ReadersFull) => {
             Error::IndexLocked {
                 data_dir: dir.to_path_buf(),
                 reason: e.to_string(),

@@ -6,6 +6,7 @@
 //! hash) cost no parsing or embedding. A file that fails is reported and never stops the
 //! others.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -53,7 +54,7 @@ pub enum FileStatus {
     },
     /// The same content is already indexed from another source.
     Duplicate {
-        /// The document holding that content.
+        /// The document holding that content (0 when it is being written in this same run).
         document_id: u64,
         /// Its source.
         source: String,
@@ -288,10 +289,13 @@ fn discover(inputs: &[PathBuf]) -> Vec<Found> {
                                 path,
                                 explicit: true,
                             }),
-                            Err(e) => found.push(Found::Bad {
-                                path: e.path().to_path_buf(),
-                                error: Error::io(e.path(), e.into_error()),
-                            }),
+                            Err(e) => {
+                                let path = e.path().to_path_buf();
+                                found.push(Found::Bad {
+                                    error: Error::io(&path, e.into()),
+                                    path,
+                                })
+                            }
                         }
                     }
                     if !any {
@@ -391,8 +395,21 @@ impl Pipeline {
         name: String,
         bytes: &[u8],
         modified: Option<u64>,
+        pending: &mut HashMap<String, String>,
     ) -> std::result::Result<Work, Error> {
         let sha256 = sha256_hex(bytes);
+        // The same content earlier in this run, not yet written.
+        if let Some(first) = pending.get(&sha256) {
+            if *first != source {
+                return Ok(Work::Done(FileReport {
+                    path: path.to_path_buf(),
+                    status: FileStatus::Duplicate {
+                        document_id: 0,
+                        source: first.clone(),
+                    },
+                }));
+            }
+        }
         let existing = self.index.document_by_source(&source)?;
         if let Some(doc) = &existing {
             if doc.sha256 == sha256 {
@@ -424,6 +441,7 @@ impl Pipeline {
                 reason: "the file is empty (0 bytes)".into(),
             });
         }
+        pending.insert(sha256.clone(), source.clone());
         let options = &self.load_options;
         let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             ingest::load_bytes(path, bytes, options)
@@ -483,7 +501,12 @@ impl Pipeline {
     }
 
     /// Reads a file and prepares it, turning every error into a failed report.
-    fn prepare_file(&self, path: &Path, explicit: bool) -> Work {
+    fn prepare_file(
+        &self,
+        path: &Path,
+        explicit: bool,
+        pending: &mut HashMap<String, String>,
+    ) -> Work {
         let failed = |error: Error| {
             Work::Done(FileReport {
                 path: path.to_path_buf(),
@@ -529,7 +552,7 @@ impl Pipeline {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| source.clone());
-        match self.prepare(path, source, name, &bytes, modified) {
+        match self.prepare(path, source, name, &bytes, modified, pending) {
             Ok(work) => work,
             Err(error) => failed(error),
         }
@@ -625,9 +648,12 @@ impl Ingestor for Pipeline {
         let (sender, receiver) = mpsc::sync_channel::<(Work, u64)>(2);
         std::thread::scope(|scope| {
             scope.spawn(move || {
+                let mut pending = HashMap::new();
                 for item in found {
                     let work = match item {
-                        Found::File { path, explicit } => self.prepare_file(&path, explicit),
+                        Found::File { path, explicit } => {
+                            self.prepare_file(&path, explicit, &mut pending)
+                        }
                         Found::Bad { path, error } => Work::Done(FileReport {
                             path,
                             status: FileStatus::Failed { error },
@@ -670,7 +696,7 @@ impl Ingestor for Pipeline {
             .ok_or_else(|| Error::InvalidInput(format!("'{name}' is not a usable file name")))?;
         let path = PathBuf::from(&display);
         let source = format!("upload:{display}");
-        let work = self.prepare(&path, source, display.clone(), bytes, None);
+        let work = self.prepare(&path, source, display.clone(), bytes, None, &mut HashMap::new());
         let report = match work {
             Ok(Work::Done(report)) => report,
             Ok(Work::Ready(prepared)) => self.commit(*prepared).0,

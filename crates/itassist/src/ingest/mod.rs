@@ -682,3 +682,34 @@ fn latin1_char(b: u8) -> char {
         b as char
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzipped_man_page() {
+        use std::io::Write;
+        let page = b".TH GZTEST 1\n.SH NAME\ngztest \\- a compressed page\n";
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(page).unwrap();
+        let gz = encoder.finish().unwrap();
+        let doc = load_bytes(Path::new("gztest.1.gz"), &gz, &LoadOptions::default()).unwrap();
+        assert_eq!(doc.format, Format::Man);
+        assert_eq!(doc.title.as_deref(), Some("GZTEST(1)"));
+        assert_eq!(doc.text(), "NAME\n\ngztest - a compressed page");
+        // A damaged archive names the .gz file.
+        let err = load_bytes(Path::new("bad.1.gz"), &gz[..gz.len() / 2], &LoadOptions::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("bad.1.gz"), "{err}");
+    }
+
+    #[test]
+    fn man_extensions() {
+        assert!(is_man_extension("1"));
+        assert!(is_man_extension("3ssl"));
+        assert!(!is_man_extension("0"));
+        assert!(!is_man_extension("10"));
+        assert!(!is_man_extension("1.0"));
+    }
+}

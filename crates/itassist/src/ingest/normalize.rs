@@ -88,11 +88,6 @@ impl SectionBuilder {
         self.text.push_str(s);
     }
 
-    /// The raw text of the current section so far.
-    pub(crate) fn current_text(&self) -> &str {
-        &self.text
-    }
-
     fn flush(&mut self) {
         let text = clean_text(&self.text);
         self.text.clear();

@@ -18,12 +18,18 @@ use crate::error::{Error, Result};
 /// Gap between glyphs, as a fraction of the font size, above which a space is inserted.
 const WORD_GAP: f64 = 0.15;
 
-/// One glyph (or decoded string for a character code) placed on the page.
+/// One glyph (or the string decoded for one character code) placed on the page.
 #[derive(Debug, Clone)]
 struct Glyph {
+    /// Origin, in PDF user space (y grows upwards).
     x: f64,
     y: f64,
+    /// Where the next glyph of the same word would start.
     end_x: f64,
+    end_y: f64,
+    /// Unit vector of the writing direction.
+    dir: (f64, f64),
+    /// Font size in device units.
     size: f64,
     text: String,
 }
@@ -58,25 +64,33 @@ impl OutputDev for PageCollector {
         &mut self,
         trm: &Transform,
         width: f64,
-        spacing: f64,
+        _spacing: f64,
         font_size: f64,
         char: &str,
     ) -> Result<(), OutputError> {
-        // Device space, y growing downwards.
-        let x = trm.m31;
-        let y = -trm.m32;
-        let scale_x = (trm.m11 * trm.m11 + trm.m12 * trm.m12).sqrt();
-        let scale_y = (trm.m21 * trm.m21 + trm.m22 * trm.m22).sqrt();
-        let size = (font_size * scale_y).abs();
-        let advance = width * font_size + if char == " " { 0.0 } else { spacing.max(0.0) };
-        let end_x = x + advance * scale_x * trm.m11.signum();
-        if !(x.is_finite() && y.is_finite() && end_x.is_finite() && size.is_finite()) {
+        // The text rendering matrix maps glyph space (scaled by the font size) to the page.
+        // Its first row is the writing direction, its second the "up" direction. The
+        // character spacing (`_spacing`) is left out of the advance on purpose: some
+        // producers (groff via Ghostscript) set it and take it back with TJ offsets, and
+        // counting it would hide the real gaps between words.
+        let (ax, ay) = (trm.m11, trm.m12);
+        let along = (ax * ax + ay * ay).sqrt();
+        let up = (trm.m21 * trm.m21 + trm.m22 * trm.m22).sqrt();
+        let size = (font_size * up).abs();
+        let advance = width * font_size;
+        let (x, y) = (trm.m31, trm.m32);
+        let dir = if along > 0.0 { (ax / along, ay / along) } else { (1.0, 0.0) };
+        let end_x = x + advance * ax;
+        let end_y = y + advance * ay;
+        if ![x, y, end_x, end_y, size, dir.0, dir.1].iter().all(|v| v.is_finite()) {
             return Ok(());
         }
         self.current.push(Glyph {
             x,
             y,
             end_x,
+            end_y,
+            dir,
             size: if size > 0.0 { size } else { 1.0 },
             text: char.to_string(),
         });
@@ -97,31 +111,40 @@ impl OutputDev for PageCollector {
 }
 
 /// Lays the glyphs of one page out as text, in content-stream order.
+///
+/// A glyph starts a new line when it is off the line of the previous one (measured across
+/// the writing direction, so rotated text works too), and a new word when the gap along
+/// the line is wider than [`WORD_GAP`] of the font size or it jumps back.
 fn layout(glyphs: &[Glyph]) -> String {
     let mut out = String::new();
     let mut prev: Option<&Glyph> = None;
-    // Glyphs already placed on the current line: (x, text), to drop fake-bold overprints.
-    let mut line_glyphs: Vec<(f64, f64, &str)> = Vec::new();
+    // Glyphs already placed on the current line, to drop fake-bold overprints.
+    let mut line_glyphs: Vec<&Glyph> = Vec::new();
     for g in glyphs {
         let is_space = g.text.chars().all(char::is_whitespace);
         if let Some(p) = prev {
             let size = p.size.max(g.size).max(0.1);
-            let dy = (g.y - p.y).abs();
-            if dy > size * 0.5 {
+            let (dx, dy) = (g.x - p.end_x, g.y - p.end_y);
+            let same_dir = (p.dir.0 * g.dir.0 + p.dir.1 * g.dir.1) > 0.99;
+            let gap = dx * p.dir.0 + dy * p.dir.1;
+            let off_line = (dy * p.dir.0 - dx * p.dir.1).abs();
+            if !same_dir || off_line > size * 0.5 {
                 out.push('\n');
-                if dy > size * 2.0 {
+                if off_line > size * 2.0 {
                     out.push('\n');
                 }
                 line_glyphs.clear();
             } else if !is_space {
-                // Same glyph drawn again at (almost) the same place: fake bold or shadow.
-                if line_glyphs.iter().rev().take(64).any(|&(x, y, t)| {
-                    t == g.text && (x - g.x).abs() < size * 0.2 && (y - g.y).abs() < size * 0.2
+                // The same glyph drawn again at (almost) the same place: fake bold, shadow.
+                let tolerance = size * 0.2;
+                if line_glyphs.iter().rev().take(64).any(|o| {
+                    o.text == g.text
+                        && (o.x - g.x).abs() < tolerance
+                        && (o.y - g.y).abs() < tolerance
                 }) {
                     continue;
                 }
-                let gap = g.x - p.end_x;
-                if gap > size * WORD_GAP || gap < -size * 1.0 {
+                if gap > size * WORD_GAP || gap < -size {
                     out.push(' ');
                 }
             }
@@ -129,15 +152,42 @@ fn layout(glyphs: &[Glyph]) -> String {
         if is_space {
             out.push(' ');
         } else {
-            for c in g.text.chars() {
-                // Drop the NULs and other controls some fonts map their glyphs to.
-                if !c.is_control() {
-                    out.push(c);
+            // Drop the NULs and other controls some fonts map their glyphs to.
+            out.extend(g.text.chars().filter(|c| !c.is_control()));
+        }
+        line_glyphs.push(g);
+        prev = Some(g);
+    }
+    dehyphenate(&out)
+}
+
+/// Joins words hyphenated at the end of a line ("com-" + "mand"), as `pdftotext` does.
+fn dehyphenate(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut lines = text.split('\n').peekable();
+    while let Some(line) = lines.next() {
+        let mut current = line.trim_end().to_string();
+        loop {
+            let mut rev = current.chars().rev();
+            let hyphenated =
+                rev.next() == Some('-') && rev.next().is_some_and(char::is_alphabetic);
+            let next_lower = lines
+                .peek()
+                .and_then(|n| n.trim_start().chars().next())
+                .is_some_and(char::is_lowercase);
+            match lines.peek() {
+                Some(next) if hyphenated && next_lower => {
+                    current.pop();
+                    current.push_str(next.trim_start().trim_end());
+                    lines.next();
                 }
+                _ => break,
             }
         }
-        line_glyphs.push((g.x, g.y, g.text.as_str()));
-        prev = Some(g);
+        out.push_str(&current);
+        if lines.peek().is_some() {
+            out.push('\n');
+        }
     }
     out
 }
@@ -171,6 +221,13 @@ pub(crate) fn load(path: &Path, bytes: &[u8], options: &LoadOptions) -> Result<L
     if pages.is_empty() {
         return Err(corrupt("the PDF has no pages".into()));
     }
+    // Make the document safe for pdf-extract: panics are caught, but endless recursion
+    // (a stack overflow) would abort the process.
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        repair_to_unicode_cmaps(&mut doc);
+        break_xobject_cycles(&mut doc);
+        repair_page_tree(&mut doc, pages.values().copied());
+    }));
     let page_count = u32::try_from(pages.len()).unwrap_or(u32::MAX);
 
     let texts = extract_pages(&doc, &pages);
@@ -283,6 +340,289 @@ fn extract_pages(
         }
     }
     texts
+}
+
+/// Is this ToUnicode CMap one pdf-extract can use without panicking?
+fn cmap_usable(cmap: &[u8]) -> bool {
+    match catch_unwind(|| adobe_cmap_parser::get_unicode_map(cmap)) {
+        Ok(Ok(map)) => map.values().all(|v| v.len() % 2 == 0),
+        _ => false,
+    }
+}
+
+/// Pads odd-length destination strings of `bfchar`/`bfrange` entries to whole UTF-16 units
+/// (`<C5>` becomes `<00C5>`, a bug of some TeX fonts) and drops ranges whose destination is
+/// longer than one code unit pair. `None` when there is nothing to fix.
+fn fix_cmap(cmap: &[u8]) -> Option<Vec<u8>> {
+    let text = String::from_utf8_lossy(cmap);
+    let mut out = String::with_capacity(text.len() + 64);
+    #[derive(PartialEq)]
+    enum Mode {
+        Other,
+        Char,
+        Range,
+    }
+    let mut mode = Mode::Other;
+    let mut changed = false;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.ends_with("beginbfchar") {
+            mode = Mode::Char;
+        } else if trimmed.ends_with("beginbfrange") {
+            mode = Mode::Range;
+        } else if trimmed == "endbfchar" || trimmed == "endbfrange" {
+            mode = Mode::Other;
+        } else if mode != Mode::Other && trimmed.starts_with('<') {
+            let hexes: Vec<&str> = trimmed
+                .split(['<', '>'])
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .collect();
+            let wanted = if mode == Mode::Char { 2 } else { 3 };
+            if hexes.len() == wanted && hexes.iter().all(|h| h.chars().all(|c| c.is_ascii_hexdigit())) {
+                let mut dst = hexes[wanted - 1].to_string();
+                if dst.len() % 4 == 0 && (mode == Mode::Char || dst.len() <= 8) {
+                    out.push_str(line);
+                    out.push('\n');
+                    continue;
+                }
+                changed = true;
+                while dst.len() % 4 != 0 {
+                    dst.insert(0, '0');
+                }
+                if mode == Mode::Range && dst.len() > 8 {
+                    continue;
+                }
+                let src: Vec<String> = hexes[..wanted - 1].iter().map(|h| format!("<{h}>")).collect();
+                out.push_str(&format!("{} <{dst}>\n", src.join(" ")));
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    changed.then(|| out.into_bytes())
+}
+
+/// Repairs (or, failing that, drops) ToUnicode CMaps that would make pdf-extract panic, so
+/// that a font with a broken CMap costs at most its own characters, not whole pages.
+fn repair_to_unicode_cmaps(doc: &mut Document) {
+    let mut cmap_ids = std::collections::BTreeSet::new();
+    for object in doc.objects.values() {
+        let dict = match object {
+            Object::Dictionary(d) => d,
+            Object::Stream(s) => &s.dict,
+            _ => continue,
+        };
+        if let Ok(Object::Reference(id)) = dict.get(b"ToUnicode") {
+            cmap_ids.insert(*id);
+        }
+    }
+    let mut broken = std::collections::BTreeSet::new();
+    for id in cmap_ids {
+        let Some(Object::Stream(stream)) = doc.objects.get_mut(&id) else {
+            continue;
+        };
+        let content = match catch_unwind(AssertUnwindSafe(|| stream.decompressed_content())) {
+            Ok(Ok(c)) => c,
+            _ if stream.dict.get(b"Filter").is_err() => stream.content.clone(),
+            _ => continue,
+        };
+        // Fix what is known to break the parser first: its panics would be printed.
+        match fix_cmap(&content) {
+            Some(fixed) if cmap_usable(&fixed) => stream.set_plain_content(fixed),
+            Some(_) => {
+                broken.insert(id);
+            }
+            None if cmap_usable(&content) => {}
+            None => {
+                broken.insert(id);
+            }
+        }
+    }
+    if broken.is_empty() {
+        return;
+    }
+    for object in doc.objects.values_mut() {
+        let dict = match object {
+            Object::Dictionary(d) => d,
+            Object::Stream(s) => &mut s.dict,
+            _ => continue,
+        };
+        let is_broken = matches!(dict.get(b"ToUnicode"), Ok(Object::Reference(id)) if broken.contains(id));
+        if is_broken {
+            dict.remove(b"ToUnicode");
+        }
+    }
+}
+
+/// The XObject dictionary of a resources object (direct or referenced), as object ids.
+fn xobject_ids(doc: &Document, resources: &Object) -> Vec<pdf_extract::ObjectId> {
+    let resources = match resources {
+        Object::Reference(id) => match doc.get_object(*id) {
+            Ok(Object::Dictionary(d)) => d,
+            _ => return Vec::new(),
+        },
+        Object::Dictionary(d) => d,
+        _ => return Vec::new(),
+    };
+    let xobjects = match resources.get(b"XObject") {
+        Ok(Object::Reference(id)) => match doc.get_object(*id) {
+            Ok(Object::Dictionary(d)) => d,
+            _ => return Vec::new(),
+        },
+        Ok(Object::Dictionary(d)) => d,
+        _ => return Vec::new(),
+    };
+    xobjects
+        .iter()
+        .filter_map(|(_, v)| v.as_reference().ok())
+        .collect()
+}
+
+/// Does a content stream use the `Do` operator?
+fn invokes_xobjects(content: &[u8]) -> bool {
+    content.windows(4).any(|w| {
+        w[0].is_ascii_whitespace() && &w[1..3] == b"Do" && (w[3].is_ascii_whitespace() || w[3] == b'%')
+    }) || content.ends_with(b" Do")
+}
+
+/// Empties form XObjects that invoke themselves directly or through other forms:
+/// pdf-extract would recurse without end.
+fn break_xobject_cycles(doc: &mut Document) {
+    use std::collections::{BTreeMap, BTreeSet};
+    // Forms, whether they draw other XObjects, and their own resources.
+    let mut forms: BTreeMap<pdf_extract::ObjectId, Option<Vec<pdf_extract::ObjectId>>> =
+        BTreeMap::new();
+    // XObject sets of every resources dictionary, to resolve forms without resources.
+    let mut resource_sets: Vec<Vec<pdf_extract::ObjectId>> = Vec::new();
+    for (&id, object) in &doc.objects {
+        let dict = match object {
+            Object::Dictionary(d) => d,
+            Object::Stream(s) => &s.dict,
+            _ => continue,
+        };
+        if let Ok(resources) = dict.get(b"Resources") {
+            resource_sets.push(xobject_ids(doc, resources));
+        }
+        if let Object::Stream(stream) = object {
+            let is_form = matches!(stream.dict.get(b"Subtype"), Ok(Object::Name(n)) if n == b"Form");
+            if is_form {
+                let content = stream
+                    .decompressed_content()
+                    .unwrap_or_else(|_| stream.content.clone());
+                let own = stream.dict.get(b"Resources").ok().map(|r| xobject_ids(doc, r));
+                if invokes_xobjects(&content) {
+                    forms.insert(id, Some(own.unwrap_or_default()));
+                    if stream.dict.get(b"Resources").is_err() {
+                        // Resolved below through the dictionaries that list this form.
+                        forms.insert(id, None);
+                    }
+                } else {
+                    forms.insert(id, Some(Vec::new()));
+                }
+            }
+        }
+    }
+    let edges: BTreeMap<pdf_extract::ObjectId, Vec<pdf_extract::ObjectId>> = forms
+        .iter()
+        .map(|(&id, own)| {
+            let targets = match own {
+                Some(list) => list.clone(),
+                None => resource_sets
+                    .iter()
+                    .filter(|set| set.contains(&id))
+                    .flatten()
+                    .copied()
+                    .collect(),
+            };
+            (id, targets.into_iter().filter(|t| forms.contains_key(t)).collect())
+        })
+        .collect();
+    // Iterative depth-first search; a form reached again while on the path is on a cycle.
+    let mut state: BTreeMap<pdf_extract::ObjectId, u8> = BTreeMap::new(); // 1 open, 2 done
+    let mut on_cycle = BTreeSet::new();
+    for &start in edges.keys() {
+        if state.contains_key(&start) {
+            continue;
+        }
+        let mut stack: Vec<(pdf_extract::ObjectId, usize)> = vec![(start, 0)];
+        state.insert(start, 1);
+        while let Some((node, next)) = stack.last().copied() {
+            let targets = edges.get(&node).map(Vec::as_slice).unwrap_or(&[]);
+            if next < targets.len() {
+                if let Some(top) = stack.last_mut() {
+                    top.1 += 1;
+                }
+                let target = targets[next];
+                match state.get(&target) {
+                    Some(1) => {
+                        on_cycle.insert(target);
+                        on_cycle.insert(node);
+                    }
+                    Some(_) => {}
+                    None => {
+                        state.insert(target, 1);
+                        stack.push((target, 0));
+                    }
+                }
+            } else {
+                state.insert(node, 2);
+                stack.pop();
+            }
+        }
+    }
+    for id in on_cycle {
+        if let Some(Object::Stream(stream)) = doc.objects.get_mut(&id) {
+            stream.set_plain_content(Vec::new());
+        }
+    }
+}
+
+/// Cuts cycles in the `Parent` chain of pages (pdf-extract follows it without a limit)
+/// and gives pages without a MediaBox the US Letter one (pdf-extract requires it).
+fn repair_page_tree(doc: &mut Document, pages: impl Iterator<Item = pdf_extract::ObjectId>) {
+    for page in pages {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut node = page;
+        let mut has_media_box = false;
+        let mut cut: Option<pdf_extract::ObjectId> = None;
+        for _ in 0..256 {
+            seen.insert(node);
+            let Ok(dict) = doc.get_dictionary(node) else {
+                break;
+            };
+            if dict.get(b"MediaBox").is_ok_and(|m| {
+                m.as_array().is_ok_and(|a| a.len() == 4)
+                    || m.as_reference().is_ok_and(|r| {
+                        doc.get_object(r).and_then(Object::as_array).is_ok_and(|a| a.len() == 4)
+                    })
+            }) {
+                has_media_box = true;
+            }
+            match dict.get(b"Parent").and_then(Object::as_reference) {
+                Ok(parent) if seen.contains(&parent) => {
+                    cut = Some(node);
+                    break;
+                }
+                Ok(parent) => node = parent,
+                Err(_) => break,
+            }
+        }
+        if let Some(id) = cut {
+            if let Ok(dict) = doc.get_dictionary_mut(id) {
+                dict.remove(b"Parent");
+            }
+        }
+        if !has_media_box {
+            if let Ok(dict) = doc.get_dictionary_mut(page) {
+                dict.set(
+                    "MediaBox",
+                    vec![0.into(), 0.into(), 612.into(), 792.into()],
+                );
+            }
+        }
+    }
 }
 
 /// At least one letter or digit: a page of only punctuation or spaces counts as empty.

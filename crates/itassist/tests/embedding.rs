@@ -1,0 +1,56 @@
+//! The embedding model gives the vectors sentence-transformers gives.
+
+mod common;
+
+#[test]
+fn reference_sentence_matches_reference_vector() {
+    let embedder = common::embedder();
+    assert_eq!(embedder.dimensions(), 384);
+    let vectors = embedder.embed(&["The cat sits on the mat"]).unwrap();
+    let v = &vectors[0];
+    let expected = [0.13489f32, -0.03206, -0.02034, 0.03590, -0.02833, 0.04150];
+    for (i, (got, want)) in v.iter().zip(expected).enumerate() {
+        assert!(
+            (got - want).abs() <= 1e-4,
+            "component {i}: got {got}, expected {want}"
+        );
+    }
+    let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4, "not L2-normalised: {norm}");
+}
+
+#[test]
+fn batching_does_not_change_vectors() {
+    let embedder = common::embedder();
+    let short = "apt-get install";
+    let long = "The Debian package management system keeps track of installed packages, their versions and dependencies.";
+    let alone = embedder.embed(&[short]).unwrap();
+    let batched = embedder.embed(&[long, short]).unwrap();
+    for (a, b) in alone[0].iter().zip(&batched[1]) {
+        assert!((a - b).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn similar_texts_score_higher_than_unrelated_ones() {
+    let embedder = common::embedder();
+    let v = embedder
+        .embed(&[
+            "How do I generate an SSH key pair?",
+            "ssh-keygen creates a new public/private key pair for SSH authentication",
+            "The kernel scheduler balances processes across CPUs",
+        ])
+        .unwrap();
+    let related = itassist::embed::dot(&v[0], &v[1]);
+    let unrelated = itassist::embed::dot(&v[0], &v[2]);
+    assert!(related > unrelated + 0.2, "{related} vs {unrelated}");
+}
+
+#[test]
+fn missing_model_dir_is_an_actionable_error() {
+    let mut config = itassist::Config::new("/tmp/unused");
+    config.embedding.model_dir = Some("/nonexistent/model".into());
+    let err = itassist::FastEmbedder::new(&config.embedding).unwrap_err();
+    assert_eq!(err.code(), "embedding_model_unavailable");
+    assert!(err.to_string().contains("provision-models.sh"), "{err}");
+}
