@@ -7,8 +7,9 @@ cd "$root"
 export ITASSIST_CACHE="${ITASSIST_CACHE:-$HOME/.cache/itassist}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ITASSIST_CACHE/target}"
 eval "$(bash scripts/setup.sh | sed 's/^/export /')"
-cargo build --release -p itassist-cli
-bin="$CARGO_TARGET_DIR/release/itassist"
+profile="${ITASSIST_PROFILE:-release}"   # test.sh runs it with the debug build
+if [ "$profile" = release ]; then cargo build --release -p itassist-cli; else cargo build -p itassist-cli; fi
+bin="$CARGO_TARGET_DIR/$profile/itassist"
 export ITASSIST_DATA_DIR="${ITASSIST_DATA_DIR:-$ITASSIST_CACHE/demo-index}"
 corpus="$root/../shared/corpus"
 if (($#)); then docs=("$@"); else

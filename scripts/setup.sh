@@ -24,3 +24,5 @@ else
 fi
 
 bash "$here/provision-models.sh" --print-env
+# llama.cpp's llama-server + SmolLM2 for the end-to-end answer tests (built once per machine).
+bash "$here/provision-llama.sh" --print-env

@@ -12,3 +12,9 @@ echo "test: ORT_DYLIB_PATH=$ORT_DYLIB_PATH ITASSIST_MODEL_DIR=$ITASSIST_MODEL_DI
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace 2>&1
+
+# The README's main job, on a small set of real documents, with the debug build.
+demo_dir="$(mktemp -d)"
+trap 'rm -rf "$demo_dir"' EXIT
+ITASSIST_PROFILE=debug ITASSIST_DATA_DIR="$demo_dir" bash scripts/demo.sh \
+  "$root/../shared/corpus/debdocs/man/openssh" "$root/../shared/corpus/debdocs/pdf/refcard-en-a4.pdf"

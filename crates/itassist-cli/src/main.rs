@@ -1,13 +1,17 @@
-//! The `itassist` command: ingest documents, search them, list and remove them.
+//! The `itassist` command: ingest documents, search them, list and remove them, ask a local
+//! model about them, list and pull models.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use itassist::{Assistant, Config, Error, FileStatus, IngestEvent};
+use itassist::ollama::backend_from_config;
+use itassist::{
+    Answer, AskEvent, AskOptions, Assistant, Backend, Config, Error, FileStatus, IngestEvent,
+};
 
 /// A local assistant over your IT documents.
 #[derive(Debug, Parser)]
@@ -24,6 +28,16 @@ struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+
+    /// Chat-model server URL [default: $OLLAMA_HOST, else http://localhost:11434]; `host:port`
+    /// is accepted.
+    #[arg(long, global = true, value_name = "URL")]
+    ollama_url: Option<String>,
+
+    /// API of the chat-model server: `ollama` (native) or `openai` (OpenAI-compatible:
+    /// llama-server, vLLM, LM Studio, Ollama's /v1).
+    #[arg(long, global = true, value_name = "BACKEND", env = "ITASSIST_BACKEND")]
+    backend: Option<Backend>,
 
     #[command(subcommand)]
     command: Command,
@@ -60,6 +74,49 @@ enum Command {
     },
     /// Show index counts and sizes.
     Stats,
+    /// Ask a question: the answer from the indexed documents, then its numbered sources.
+    Ask {
+        /// The question.
+        question: String,
+        /// Chat model [default: llama3].
+        #[arg(long, value_name = "MODEL")]
+        model: Option<String>,
+        /// Ask the model directly, without passages from the documents.
+        #[arg(long)]
+        no_context: bool,
+        /// Print the answer as it is written (with --json: one JSON event per line).
+        #[arg(long)]
+        stream: bool,
+        /// Passages to retrieve [default: 5].
+        #[arg(short, long, value_name = "N")]
+        k: Option<usize>,
+        /// Sampling temperature.
+        #[arg(long)]
+        temperature: Option<f32>,
+        /// Context window to request, in tokens [default: the model's, at most 8192].
+        #[arg(long, value_name = "TOKENS")]
+        num_ctx: Option<u32>,
+        /// Most tokens to generate [default: 512].
+        #[arg(long, value_name = "TOKENS")]
+        num_predict: Option<u32>,
+        /// Random seed for a reproducible answer.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// List the models of the chat-model server, or pull one (`models pull NAME`).
+    Models {
+        #[command(subcommand)]
+        action: Option<ModelsAction>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsAction {
+    /// Download a model into Ollama, showing progress.
+    Pull {
+        /// Model name (`model:tag`).
+        name: String,
+    },
 }
 
 fn config_for(cli: &Cli) -> Config {
@@ -79,7 +136,23 @@ fn config_for(cli: &Cli) -> Config {
             config.loading.ocr_languages = langs.clone();
         }
     }
+    if let Some(url) = &cli.ollama_url {
+        config.answer.base_url = url.clone();
+    }
+    if let Some(backend) = cli.backend {
+        config.answer.backend = backend;
+    }
     config
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io {
+            path: None,
+            source: e,
+        })
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
@@ -100,8 +173,37 @@ fn one_line(text: &str, width: usize) -> String {
 }
 
 fn run(cli: &Cli) -> Result<ExitCode, Error> {
+    // `models` needs only the model server, not the index or the embedding model.
+    if let Command::Models { action } = &cli.command {
+        let config = config_for(cli);
+        config.answer.validate()?;
+        return runtime()?.block_on(models(&config, action.as_ref(), cli.json));
+    }
     let assistant = Assistant::open(config_for(cli))?;
     match &cli.command {
+        Command::Models { .. } => Ok(ExitCode::SUCCESS),
+        Command::Ask {
+            question,
+            model,
+            no_context,
+            stream,
+            k,
+            temperature,
+            num_ctx,
+            num_predict,
+            seed,
+        } => {
+            let options = AskOptions {
+                model: model.clone(),
+                top_k: *k,
+                no_context: *no_context,
+                temperature: *temperature,
+                num_ctx: *num_ctx,
+                num_predict: *num_predict,
+                seed: *seed,
+            };
+            runtime()?.block_on(ask(&assistant, question, options, *stream, cli.json))
+        }
         Command::Ingest { paths, .. } => ingest(&assistant, paths, cli.json),
         Command::Search { query, k } => {
             let passages = assistant.search(query, *k)?;
@@ -123,7 +225,10 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             if cli.json {
                 print_json(&docs)?;
             } else {
-                println!("{:>6}  {:<8} {:>6} {:>7}  SOURCE", "ID", "FORMAT", "PAGES", "CHUNKS");
+                println!(
+                    "{:>6}  {:<8} {:>6} {:>7}  SOURCE",
+                    "ID", "FORMAT", "PAGES", "CHUNKS"
+                );
                 for d in &docs {
                     let format = serde_json::to_value(d.format)
                         .ok()
@@ -161,7 +266,192 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 println!("chunks:     {}", stats.chunks);
                 println!("tokens:     {}", stats.tokens);
                 println!("disk:       {:.1} MiB", stats.disk_bytes as f64 / 1048576.0);
-                println!("model:      {} ({} dimensions)", stats.embedding_model, stats.dimensions);
+                println!(
+                    "model:      {} ({} dimensions)",
+                    stats.embedding_model, stats.dimensions
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn ask(
+    assistant: &Assistant,
+    question: &str,
+    options: AskOptions,
+    stream: bool,
+    json: bool,
+) -> Result<ExitCode, Error> {
+    use futures_util::StreamExt;
+    let mut events = assistant.ask_stream(question, options);
+    let mut stdout = std::io::stdout();
+    let mut answer: Option<Answer> = None;
+    while let Some(event) = events.next().await {
+        let event = event?;
+        if stream && json {
+            let line = serde_json::to_string(&event)
+                .map_err(|e| Error::InvalidInput(format!("cannot encode an event: {e}")))?;
+            println!("{line}");
+        } else if stream {
+            if let AskEvent::Token { text } = &event {
+                // Writing to a closed pipe ends the command quietly.
+                if stdout
+                    .write_all(text.as_bytes())
+                    .and_then(|_| stdout.flush())
+                    .is_err()
+                {
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+        }
+        if let AskEvent::Done { answer: done } = event {
+            answer = Some(*done);
+        }
+    }
+    let Some(answer) = answer else {
+        return Err(Error::Ollama {
+            status: None,
+            message: "the answer stream ended without a result".into(),
+        });
+    };
+    if json {
+        if !stream {
+            print_json(&answer)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if stream {
+        println!();
+    } else {
+        println!("{}", answer.answer);
+    }
+    print_sources(&answer);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_sources(answer: &Answer) {
+    if !answer.sources.is_empty() {
+        println!("\nSources:");
+        for (i, p) in answer.sources.iter().enumerate() {
+            let n = i + 1;
+            let cited = if answer.cited.contains(&n) {
+                "  (cited)"
+            } else {
+                ""
+            };
+            println!("  [{n}] {} [score {:.3}]{cited}", p.citation(), p.score);
+            println!("      {}", p.source);
+        }
+    }
+    if answer.dropped_passages > 0 {
+        println!(
+            "  ({} lower-ranked passages were left out to fit the model's {}-token window)",
+            answer.dropped_passages,
+            answer.context_window.unwrap_or_default()
+        );
+    }
+    let t = &answer.timings;
+    let mut parts = vec![format!("model {}", answer.model)];
+    if let Some(n) = t.prompt_tokens {
+        parts.push(format!("{n} prompt tokens"));
+    }
+    if let Some(n) = t.generated_tokens {
+        parts.push(format!("{n} generated"));
+    }
+    if let Some(v) = t.tokens_per_second {
+        parts.push(format!("{v:.1} tokens/s"));
+    }
+    if let Some(v) = t.first_token_seconds {
+        parts.push(format!("first token {v:.2} s"));
+    }
+    if let Some(v) = t.total_seconds {
+        parts.push(format!("total {v:.2} s"));
+    }
+    if answer.finish_reason.as_deref() == Some("length") {
+        parts.push("cut at num_predict (raise --num-predict)".into());
+    }
+    eprintln!("{}", parts.join(" · "));
+}
+
+async fn models(
+    config: &Config,
+    action: Option<&ModelsAction>,
+    json: bool,
+) -> Result<ExitCode, Error> {
+    use futures_util::StreamExt;
+    let backend = backend_from_config(&config.answer)?;
+    match action {
+        None => {
+            let models = backend.models().await?;
+            if json {
+                print_json(&models)?;
+            } else if models.is_empty() {
+                println!(
+                    "no models on {}: pull one with `itassist models pull llama3`",
+                    backend.base_url()
+                );
+            } else {
+                println!("{:<40} {:>10}  {:<10} MODIFIED", "NAME", "SIZE", "PARAMS");
+                for m in &models {
+                    let size = m
+                        .size
+                        .map(|b| format!("{:.1} GB", b as f64 / 1e9))
+                        .unwrap_or_else(|| "-".into());
+                    println!(
+                        "{:<40} {:>10}  {:<10} {}",
+                        m.name,
+                        size,
+                        m.parameter_size.as_deref().unwrap_or("-"),
+                        m.modified_at.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(ModelsAction::Pull { name }) => {
+            let interactive = std::io::stderr().is_terminal() && !json;
+            let bar = ProgressBar::hidden();
+            if interactive {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {wide_msg} {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let mut last_status = String::new();
+            let mut progress = backend.pull(name);
+            while let Some(line) = progress.next().await {
+                let line = match line {
+                    Ok(line) => line,
+                    Err(e) => {
+                        bar.abandon();
+                        return Err(e);
+                    }
+                };
+                if json {
+                    let text = serde_json::to_string(&line)
+                        .map_err(|e| Error::InvalidInput(format!("cannot encode progress: {e}")))?;
+                    println!("{text}");
+                    continue;
+                }
+                if let Some(total) = line.total {
+                    bar.set_length(total);
+                    bar.set_position(line.completed.unwrap_or(0));
+                }
+                if line.status != last_status {
+                    bar.set_message(line.status.clone());
+                    if !interactive {
+                        eprintln!("{}", line.status);
+                    }
+                    last_status = line.status.clone();
+                }
+            }
+            bar.finish_and_clear();
+            if !json {
+                println!("pulled {name}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -200,12 +490,15 @@ fn ingest(assistant: &Assistant, paths: &[PathBuf], json: bool) -> Result<ExitCo
                     || done == total
                     || (total >= 10 && done % (total / 10).max(1) == 0)
                 {
-                    eprintln!("[{done}/{total}] {} {}", file.status.label(), file.path.display());
+                    eprintln!(
+                        "[{done}/{total}] {} {}",
+                        file.status.label(),
+                        file.path.display()
+                    );
                 }
             }
         }
         IngestEvent::BuildingIndex => bar.set_message("updating the vector index"),
-        _ => {}
     };
     let report = assistant.ingest_with_progress(paths, &progress)?;
     bar.finish_and_clear();

@@ -1,10 +1,25 @@
 //! Answers: the [`Answerer`] trait, which turns a question and retrieved passages into an
-//! answer that cites them.
+//! answer that cites them, and [`LlmAnswerer`], its implementation over a chat-model server
+//! (Ollama's native API or an OpenAI-compatible one, see [`crate::ollama`]).
+//!
+//! Answers stream: [`Answerer::answer_stream`] yields [`AskEvent::Sources`] (the passages
+//! given to the model), then [`AskEvent::Token`]s as they arrive, then one
+//! [`AskEvent::Done`] with the whole [`Answer`]; or an `Err` and nothing after it. Dropping
+//! the stream cancels the request on the server.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use futures_util::future::BoxFuture;
+use futures_util::stream::{self, BoxStream, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::config::{AnswerConfig, Backend};
+use crate::error::{Error, Result};
+use crate::ollama::{backend_from_config, ChatBackend, ChatEvent, ChatRequest, ChatStream};
+use crate::ollama::{ChatStats, GenerationOptions};
+use crate::prompt::{self, Prompt, TokenEstimator};
 use crate::retrieve::Passage;
 
 /// Options of one question.
@@ -38,8 +53,19 @@ pub struct Timings {
     pub tokens_per_second: Option<f64>,
     /// Seconds until the first token arrived.
     pub first_token_seconds: Option<f64>,
-    /// Seconds for the whole answer.
+    /// Seconds for the whole answer (retrieval included when the [`Assistant`](crate::Assistant)
+    /// retrieved the passages).
     pub total_seconds: Option<f64>,
+    /// Seconds spent retrieving the passages (embedding the question and searching).
+    #[serde(default)]
+    pub retrieval_seconds: Option<f64>,
+    /// Seconds spent fitting the passages and building the prompt (including learning the
+    /// model's window from the server, the first time).
+    #[serde(default)]
+    pub prompt_build_seconds: Option<f64>,
+    /// Seconds the server spent reading the prompt, when it says.
+    #[serde(default)]
+    pub prompt_eval_seconds: Option<f64>,
 }
 
 /// An answer with its sources.
@@ -59,10 +85,57 @@ pub struct Answer {
     pub dropped_passages: usize,
     /// Token counts and speed.
     pub timings: Timings,
+    /// Why generation stopped: `stop`, or `length` when `num_predict` or the window cut the
+    /// answer short.
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+    /// The context window the prompt was fitted to, in tokens.
+    #[serde(default)]
+    pub context_window: Option<usize>,
+    /// Estimated prompt tokens (see [`crate::prompt`] for the rule).
+    #[serde(default)]
+    pub estimated_prompt_tokens: Option<usize>,
 }
 
+impl Answer {
+    /// The sources the answer cites, with their 1-based numbers.
+    pub fn cited_sources(&self) -> impl Iterator<Item = (usize, &Passage)> {
+        self.cited
+            .iter()
+            .filter_map(|&n| self.sources.get(n.wrapping_sub(1)).map(|p| (n, p)))
+    }
+}
+
+/// An event of a streamed answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AskEvent {
+    /// The passages given to the model (numbered from 1), before generation starts.
+    Sources {
+        /// The passages, best first.
+        sources: Vec<Passage>,
+        /// Retrieved passages left out because they did not fit the window.
+        dropped_passages: usize,
+    },
+    /// A piece of the answer, as the model writes it.
+    Token {
+        /// The text.
+        text: String,
+    },
+    /// The end: the whole answer with its sources, citations and timings.
+    Done {
+        /// The answer.
+        answer: Box<Answer>,
+    },
+}
+
+/// A streamed answer (see the [module documentation](self)). `'static` and `Send`, so
+/// bindings can drive it from their own runtimes.
+pub type AskStream = BoxStream<'static, Result<AskEvent>>;
+
 /// Writes answers from retrieved passages with a language model.
-pub trait Answerer: Send + Sync {
+pub trait Answerer: Send + Sync + 'static {
     /// Answers `question` from `passages` (best first).
     fn answer<'a>(
         &'a self,
@@ -70,4 +143,316 @@ pub trait Answerer: Send + Sync {
         passages: Vec<Passage>,
         options: &'a AskOptions,
     ) -> BoxFuture<'a, Result<Answer>>;
+
+    /// Streams the answer. The default implementation waits for [`Answerer::answer`] and
+    /// yields only [`AskEvent::Done`].
+    fn answer_stream(
+        self: Arc<Self>,
+        question: String,
+        passages: Vec<Passage>,
+        options: AskOptions,
+    ) -> AskStream {
+        Box::pin(stream::once(async move {
+            self.answer(&question, passages, &options)
+                .await
+                .map(|answer| AskEvent::Done {
+                    answer: Box::new(answer),
+                })
+        }))
+    }
+}
+
+/// Collects a streamed answer into its final [`Answer`].
+pub async fn collect_answer(mut events: AskStream) -> Result<Answer> {
+    while let Some(event) = events.next().await {
+        if let AskEvent::Done { answer } = event? {
+            return Ok(*answer);
+        }
+    }
+    Err(Error::Ollama {
+        status: None,
+        message: "the answer stream ended without a result".into(),
+    })
+}
+
+/// The [`Answerer`] over a chat-model server.
+///
+/// For each question it learns the model's window (once per model: `num_ctx` when set, else
+/// `/api/show`'s `context_length` — or llama.cpp's `/props` — capped at
+/// `max_context_window`), keeps `num_predict` tokens free for the answer, fits the passages by
+/// dropping the lowest-ranked whole ones ([`prompt::build_prompt`]), and asks with numbered
+/// sources. With Ollama the window is always sent as `num_ctx`, so Ollama never truncates the
+/// prompt silently.
+#[derive(Clone)]
+pub struct LlmAnswerer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Arc<dyn ChatBackend>,
+    config: AnswerConfig,
+    estimator: TokenEstimator,
+    /// Learned context lengths per model.
+    windows: Mutex<HashMap<String, Option<usize>>>,
+}
+
+impl std::fmt::Debug for LlmAnswerer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmAnswerer")
+            .field("backend", &self.inner.backend.kind())
+            .field("base_url", &self.inner.backend.base_url())
+            .field("model", &self.inner.config.model)
+            .finish()
+    }
+}
+
+/// A generation in progress.
+struct Generating {
+    chat: ChatStream,
+    question: String,
+    prepared: Prepared,
+    started: Instant,
+    sent: Instant,
+    text: String,
+    first_token: Option<f64>,
+}
+
+/// Everything decided before the request is sent.
+#[derive(Debug, Clone)]
+struct Prepared {
+    request: ChatRequest,
+    prompt: Prompt,
+    build_seconds: f64,
+}
+
+impl LlmAnswerer {
+    /// An answerer over `backend` with the defaults of `config` and a token estimator.
+    pub fn new(
+        backend: Arc<dyn ChatBackend>,
+        config: AnswerConfig,
+        estimator: TokenEstimator,
+    ) -> Self {
+        LlmAnswerer {
+            inner: Arc::new(Inner {
+                backend,
+                config,
+                estimator,
+                windows: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// An answerer over the server `config` names.
+    pub fn from_config(config: &AnswerConfig, estimator: TokenEstimator) -> Result<Self> {
+        Ok(Self::new(
+            backend_from_config(config)?,
+            config.clone(),
+            estimator,
+        ))
+    }
+
+    /// The chat-model server.
+    pub fn backend(&self) -> &Arc<dyn ChatBackend> {
+        &self.inner.backend
+    }
+
+    /// Streams the answer to `question` from `passages` (best first); see
+    /// [`Answerer::answer_stream`].
+    pub fn stream(
+        &self,
+        question: String,
+        passages: Vec<Passage>,
+        options: AskOptions,
+    ) -> AskStream {
+        self.inner.clone().stream(question, passages, options)
+    }
+}
+
+impl Inner {
+    fn model(&self, options: &AskOptions) -> String {
+        options
+            .model
+            .clone()
+            .filter(|m| !m.trim().is_empty())
+            .unwrap_or_else(|| self.config.model.clone())
+    }
+
+    /// The window to fit the prompt to, and the `num_ctx` to send.
+    async fn window(&self, model: &str, options: &AskOptions) -> Result<(usize, Option<u32>)> {
+        if let Some(n) = options.num_ctx.or(self.config.num_ctx) {
+            return Ok((n as usize, Some(n)));
+        }
+        let cached = self.windows.lock().ok().and_then(|w| w.get(model).copied());
+        let learned = match cached {
+            Some(learned) => learned,
+            None => {
+                let learned = self.backend.context_length(model).await?;
+                if let Ok(mut w) = self.windows.lock() {
+                    w.insert(model.to_string(), learned);
+                }
+                learned
+            }
+        };
+        let window = match learned {
+            Some(n) => n.min(self.config.max_context_window as usize),
+            None => self.config.fallback_context_window as usize,
+        };
+        let send = (self.backend.kind() == Backend::Ollama).then_some(window as u32);
+        Ok((window, send))
+    }
+
+    async fn prepare(
+        &self,
+        question: &str,
+        passages: Vec<Passage>,
+        options: &AskOptions,
+    ) -> Result<Prepared> {
+        let started = Instant::now();
+        if question.trim().is_empty() {
+            return Err(Error::InvalidInput("the question is empty".into()));
+        }
+        let model = self.model(options);
+        let (window, num_ctx) = self.window(&model, options).await?;
+        let num_predict = options.num_predict.or(self.config.num_predict);
+        let reserve = prompt::answer_reserve(window, num_predict);
+        let prompt = if options.no_context {
+            prompt::direct_prompt(question, window, reserve, &self.estimator)?
+        } else {
+            prompt::build_prompt(question, passages, window, reserve, &self.estimator)?
+        };
+        let request = ChatRequest {
+            model,
+            messages: prompt.messages.clone(),
+            options: GenerationOptions {
+                temperature: options.temperature.or(self.config.temperature),
+                num_ctx,
+                num_predict,
+                seed: options.seed.or(self.config.seed),
+            },
+        };
+        Ok(Prepared {
+            request,
+            prompt,
+            build_seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    fn stream(
+        self: Arc<Self>,
+        question: String,
+        passages: Vec<Passage>,
+        options: AskOptions,
+    ) -> AskStream {
+        enum State {
+            Start(Arc<Inner>, String, Vec<Passage>, AskOptions),
+            Generating(Box<Generating>),
+            Finished,
+        }
+        let start = State::Start(self, question, passages, options);
+        Box::pin(stream::unfold(start, |state| async move {
+            match state {
+                State::Finished => None,
+                State::Start(inner, question, passages, options) => {
+                    let started = Instant::now();
+                    let prepared = match inner.prepare(&question, passages, &options).await {
+                        Ok(p) => p,
+                        Err(e) => return Some((Err(e), State::Finished)),
+                    };
+                    let event = AskEvent::Sources {
+                        sources: prepared.prompt.sources.clone(),
+                        dropped_passages: prepared.prompt.dropped,
+                    };
+                    let chat = inner.backend.chat_stream(prepared.request.clone());
+                    let generating = Generating {
+                        chat,
+                        question,
+                        prepared,
+                        started,
+                        sent: Instant::now(),
+                        text: String::new(),
+                        first_token: None,
+                    };
+                    Some((Ok(event), State::Generating(Box::new(generating))))
+                }
+                State::Generating(mut g) => match g.chat.next().await {
+                    Some(Ok(ChatEvent::Token(text))) => {
+                        if g.first_token.is_none() {
+                            g.first_token = Some(g.sent.elapsed().as_secs_f64());
+                        }
+                        g.text.push_str(&text);
+                        Some((Ok(AskEvent::Token { text }), State::Generating(g)))
+                    }
+                    Some(Ok(ChatEvent::Done(stats))) => {
+                        let answer = finish(*g, stats);
+                        Some((
+                            Ok(AskEvent::Done {
+                                answer: Box::new(answer),
+                            }),
+                            State::Finished,
+                        ))
+                    }
+                    Some(Err(e)) => Some((Err(e), State::Finished)),
+                    None => Some((
+                        Err(Error::Ollama {
+                            status: None,
+                            message: "the chat stream ended without its final line; the partial answer was discarded".into(),
+                        }),
+                        State::Finished,
+                    )),
+                },
+            }
+        }))
+    }
+}
+
+fn finish(g: Generating, stats: ChatStats) -> Answer {
+    let answer = g.text.trim().to_string();
+    let cited = prompt::extract_citations(&answer, g.prepared.prompt.sources.len());
+    let timings = Timings {
+        prompt_tokens: stats.prompt_tokens,
+        generated_tokens: stats.generated_tokens,
+        tokens_per_second: stats.tokens_per_second,
+        first_token_seconds: g.first_token,
+        total_seconds: Some(g.started.elapsed().as_secs_f64()),
+        retrieval_seconds: None,
+        prompt_build_seconds: Some(g.prepared.build_seconds),
+        prompt_eval_seconds: stats.prompt_eval_seconds,
+    };
+    Answer {
+        question: g.question,
+        answer,
+        model: if stats.model.is_empty() {
+            g.prepared.request.model.clone()
+        } else {
+            stats.model
+        },
+        sources: g.prepared.prompt.sources,
+        cited,
+        dropped_passages: g.prepared.prompt.dropped,
+        timings,
+        finish_reason: stats.finish_reason,
+        context_window: Some(g.prepared.prompt.window),
+        estimated_prompt_tokens: Some(g.prepared.prompt.estimated_tokens),
+    }
+}
+
+impl Answerer for LlmAnswerer {
+    fn answer<'a>(
+        &'a self,
+        question: &'a str,
+        passages: Vec<Passage>,
+        options: &'a AskOptions,
+    ) -> BoxFuture<'a, Result<Answer>> {
+        let events = self.stream(question.to_string(), passages, options.clone());
+        Box::pin(collect_answer(events))
+    }
+
+    fn answer_stream(
+        self: Arc<Self>,
+        question: String,
+        passages: Vec<Passage>,
+        options: AskOptions,
+    ) -> AskStream {
+        self.inner.clone().stream(question, passages, options)
+    }
 }

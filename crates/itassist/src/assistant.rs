@@ -1,7 +1,16 @@
 //! The [`Assistant`] facade: one object that ingests, searches and lists documents.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use futures_util::stream::{self, StreamExt};
+
+use crate::answer::{
+    collect_answer, Answer, Answerer, AskEvent, AskOptions, AskStream, LlmAnswerer,
+};
+use crate::ollama::{backend_from_config, ChatBackend, ModelInfo, PullStream};
+use crate::prompt::TokenEstimator;
 
 use crate::chunk::Chunker;
 use crate::config::Config;
@@ -34,6 +43,10 @@ pub struct Assistant {
     embedder: Arc<dyn Embedder>,
     pipeline: Pipeline,
     retriever: Arc<dyn Retriever>,
+    /// The chat-model server, created on first use.
+    backend: OnceLock<Arc<dyn ChatBackend>>,
+    /// The answerer, created on first use.
+    answerer: OnceLock<Arc<dyn Answerer>>,
 }
 
 impl std::fmt::Debug for Assistant {
@@ -88,6 +101,8 @@ impl Assistant {
             embedder,
             pipeline,
             retriever,
+            backend: OnceLock::new(),
+            answerer: OnceLock::new(),
         })
     }
 
@@ -195,5 +210,141 @@ impl Assistant {
     /// Counts and sizes of the index.
     pub fn stats(&self) -> Result<IndexStats> {
         self.index.stats()
+    }
+
+    /// Replaces the answerer (for example with one over another model server).
+    pub fn set_answerer(&mut self, answerer: Arc<dyn Answerer>) {
+        self.answerer = OnceLock::from(answerer);
+    }
+
+    /// Replaces the chat-model server used by [`Assistant::ask`], [`Assistant::models`] and
+    /// [`Assistant::pull_model`] (the answerer is rebuilt over it).
+    pub fn set_chat_backend(&mut self, backend: Arc<dyn ChatBackend>) {
+        self.backend = OnceLock::from(backend);
+        self.answerer = OnceLock::new();
+    }
+
+    /// The chat-model server of `config.answer`.
+    pub fn chat_backend(&self) -> Result<Arc<dyn ChatBackend>> {
+        if let Some(backend) = self.backend.get() {
+            return Ok(backend.clone());
+        }
+        let backend = backend_from_config(&self.config.answer)?;
+        Ok(self.backend.get_or_init(|| backend).clone())
+    }
+
+    /// The answerer: by default an [`LlmAnswerer`] over [`Assistant::chat_backend`], estimating
+    /// tokens with the embedding model's tokenizer (see [`crate::prompt`]).
+    pub fn answerer(&self) -> Result<Arc<dyn Answerer>> {
+        if let Some(answerer) = self.answerer.get() {
+            return Ok(answerer.clone());
+        }
+        let answerer: Arc<dyn Answerer> = Arc::new(LlmAnswerer::new(
+            self.chat_backend()?,
+            self.config.answer.clone(),
+            TokenEstimator::with_tokenizer(self.embedder.tokenizer().clone()),
+        ));
+        Ok(self.answerer.get_or_init(|| answerer).clone())
+    }
+
+    /// Answers a question from the indexed documents: retrieves the top-k passages, fits them
+    /// into the model's window, and asks the model to answer from them with `[n]` citations.
+    /// With `options.no_context` the model is asked directly.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> itassist::Result<()> {
+    /// use itassist::{AskOptions, Assistant, Config};
+    /// let assistant = Assistant::open(Config::new("./itassist-data"))?;
+    /// let answer = assistant.ask("How do I pin a package version?", &AskOptions::default()).await?;
+    /// println!("{}", answer.answer);
+    /// for (n, source) in answer.cited_sources() {
+    ///     println!("[{n}] {}", source.citation());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn ask(&self, question: &str, options: &AskOptions) -> Result<Answer> {
+        collect_answer(self.ask_stream(question, options.clone())).await
+    }
+
+    /// Like [`Assistant::ask`], streaming: [`AskEvent::Sources`], then [`AskEvent::Token`]s as
+    /// the model writes them, then [`AskEvent::Done`] with the whole answer (or an `Err` and
+    /// nothing after it). The stream is `'static`; dropping it cancels the request.
+    ///
+    /// Retrieval runs on tokio's blocking pool when polled inside a tokio runtime.
+    pub fn ask_stream(&self, question: &str, options: AskOptions) -> AskStream {
+        let fail = |e: Error| -> AskStream { Box::pin(stream::once(async move { Err(e) })) };
+        if question.trim().is_empty() {
+            return fail(Error::InvalidInput("the question is empty".into()));
+        }
+        let k = options.top_k.unwrap_or(self.config.retrieval.top_k);
+        if k == 0 {
+            return fail(Error::InvalidInput("top_k must be at least 1".into()));
+        }
+        let answerer = match self.answerer() {
+            Ok(a) => a,
+            Err(e) => return fail(e),
+        };
+        let retriever = self.retriever.clone();
+        let question = question.to_string();
+        let started = Instant::now();
+        let prepared = async move {
+            let (passages, retrieval_seconds) = if options.no_context {
+                (Vec::new(), None)
+            } else {
+                let t = Instant::now();
+                match retrieve(retriever, question.clone(), k).await {
+                    Ok(p) => (p, Some(t.elapsed().as_secs_f64())),
+                    Err(e) => return fail(e),
+                }
+            };
+            let events = answerer.answer_stream(question, passages, options);
+            Box::pin(events.map(move |event| match event {
+                Ok(AskEvent::Done { mut answer }) => {
+                    answer.timings.retrieval_seconds = retrieval_seconds;
+                    answer.timings.total_seconds = Some(started.elapsed().as_secs_f64());
+                    Ok(AskEvent::Done { answer })
+                }
+                other => other,
+            })) as AskStream
+        };
+        Box::pin(stream::once(prepared).flatten())
+    }
+
+    /// The models the chat-model server has (`/api/tags`, or `/v1/models`).
+    pub async fn models(&self) -> Result<Vec<ModelInfo>> {
+        self.chat_backend()?.models().await
+    }
+
+    /// Pulls a model into Ollama (`/api/pull`), streaming its progress; ends after the
+    /// `success` line or with an `Err`.
+    pub fn pull_model(&self, name: &str) -> PullStream {
+        match self.chat_backend() {
+            Ok(backend) => backend.pull(name),
+            Err(e) => Box::pin(stream::once(async move { Err(e) })),
+        }
+    }
+}
+
+/// Runs a (blocking, CPU-bound) retrieval off the async threads when possible.
+async fn retrieve(
+    retriever: Arc<dyn Retriever>,
+    question: String,
+    k: usize,
+) -> Result<Vec<Passage>> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle
+            .spawn_blocking(move || retriever.retrieve(&question, k))
+            .await
+            .map_err(|e| {
+                if e.is_cancelled() {
+                    Error::Cancelled
+                } else {
+                    Error::Index {
+                        reason: format!("retrieval failed: {e}"),
+                        source: None,
+                    }
+                }
+            })?,
+        Err(_) => retriever.retrieve(&question, k),
     }
 }

@@ -40,6 +40,150 @@ pub struct Config {
     /// Maximum size of the index file in bytes. The file is sparse; this is a cap, not an
     /// allocation.
     pub map_size: usize,
+    /// The chat-model server that writes answers (Ollama or an OpenAI-compatible server).
+    pub answer: AnswerConfig,
+}
+
+/// Environment variable naming the Ollama server, as Ollama itself reads it
+/// (`http://host:port`, `host:port`, `host`, or `https://host`).
+pub const ENV_OLLAMA_HOST: &str = "OLLAMA_HOST";
+/// The Ollama server used when neither the config nor `OLLAMA_HOST` names one.
+pub const DEFAULT_OLLAMA_URL: &str = "http://localhost:11434";
+/// The chat model used when none is configured (the original service's default).
+pub const DEFAULT_CHAT_MODEL: &str = "llama3";
+
+/// Which HTTP API the chat-model server speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Ollama's native API (`/api/chat`, `/api/show`, `/api/tags`, `/api/pull`, ...).
+    #[default]
+    Ollama,
+    /// The OpenAI-compatible API (`/v1/chat/completions` with SSE): llama.cpp's
+    /// `llama-server`, vLLM, LM Studio, or Ollama's own `/v1`.
+    OpenAi,
+}
+
+impl std::str::FromStr for Backend {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ollama" => Ok(Backend::Ollama),
+            "openai" | "open-ai" | "openai-compatible" => Ok(Backend::OpenAi),
+            other => Err(Error::InvalidInput(format!(
+                "unknown backend '{other}': use 'ollama' or 'openai'"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Ollama => "ollama",
+            Backend::OpenAi => "openai",
+        })
+    }
+}
+
+/// The chat-model server and the defaults of every question.
+///
+/// Timeouts are in seconds. `num_ctx`, `num_predict`, `temperature` and `seed` are defaults
+/// that [`AskOptions`](crate::AskOptions) override per question.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AnswerConfig {
+    /// Server base URL (default: `$OLLAMA_HOST`, else `http://localhost:11434`). Accepts
+    /// `host:port` without a scheme, as Ollama does. For the OpenAI backend a trailing `/v1`
+    /// is optional.
+    pub base_url: String,
+    /// Which API the server speaks.
+    pub backend: Backend,
+    /// Chat model name (`model:tag`; ignored by single-model servers such as llama-server).
+    pub model: String,
+    /// Seconds allowed to open a TCP connection to the server.
+    pub connect_timeout_secs: f64,
+    /// Seconds allowed for metadata requests (`/api/tags`, `/api/show`, `/api/version`).
+    pub request_timeout_secs: f64,
+    /// Seconds allowed for one whole answer (model loading included); also the longest
+    /// silence allowed between two progress lines of a pull.
+    pub generation_timeout_secs: f64,
+    /// Retries of a request answered with HTTP 5xx (or 429) before the error is reported.
+    pub retries: u32,
+    /// First retry delay in milliseconds; doubled on every further retry (capped at 5 s).
+    pub retry_backoff_ms: u64,
+    /// Sampling temperature (server default when unset).
+    pub temperature: Option<f32>,
+    /// Context window to request, in tokens. When unset, the model's trained window
+    /// (`/api/show` `model_info["<arch>.context_length"]`) capped at `max_context_window`
+    /// is used and sent as `num_ctx`, so the server never truncates the prompt silently.
+    pub num_ctx: Option<u32>,
+    /// Upper bound of the window used when `num_ctx` is unset (memory grows with it).
+    pub max_context_window: u32,
+    /// Window assumed when the server cannot tell (OpenAI-compatible servers without
+    /// llama.cpp's `/props`).
+    pub fallback_context_window: u32,
+    /// Most tokens to generate; this much room is kept free in the window for the answer.
+    pub num_predict: Option<u32>,
+    /// Random seed for reproducible answers.
+    pub seed: Option<u64>,
+    /// Bearer token for OpenAI-compatible servers that require one (vLLM, hosted proxies).
+    #[serde(skip_serializing)]
+    pub api_key: Option<String>,
+}
+
+impl Default for AnswerConfig {
+    fn default() -> Self {
+        AnswerConfig {
+            base_url: std::env::var(ENV_OLLAMA_HOST)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| DEFAULT_OLLAMA_URL.to_string()),
+            backend: Backend::Ollama,
+            model: DEFAULT_CHAT_MODEL.to_string(),
+            connect_timeout_secs: 5.0,
+            request_timeout_secs: 30.0,
+            generation_timeout_secs: 600.0,
+            retries: 3,
+            retry_backoff_ms: 500,
+            temperature: None,
+            num_ctx: None,
+            max_context_window: 8192,
+            fallback_context_window: 4096,
+            num_predict: Some(512),
+            seed: None,
+            api_key: None,
+        }
+    }
+}
+
+impl AnswerConfig {
+    /// Checks that the settings make sense.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |msg: String| Err(Error::InvalidInput(msg));
+        for (name, value) in [
+            ("connect_timeout_secs", self.connect_timeout_secs),
+            ("request_timeout_secs", self.request_timeout_secs),
+            ("generation_timeout_secs", self.generation_timeout_secs),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return invalid(format!("{name} must be a positive number of seconds"));
+            }
+        }
+        if self.model.trim().is_empty() {
+            return invalid("the chat model name is empty".into());
+        }
+        if self.max_context_window < 256 || self.fallback_context_window < 256 {
+            return invalid("context windows must be at least 256 tokens".into());
+        }
+        if let Some(t) = self.temperature {
+            if !(t.is_finite() && t >= 0.0) {
+                return invalid(format!("temperature {t} must be >= 0"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Where the embedding model comes from and how it runs.
@@ -99,6 +243,7 @@ impl Default for Config {
             retrieval: RetrievalConfig::default(),
             loading: LoadOptions::default(),
             map_size: 64 << 30,
+            answer: AnswerConfig::default(),
         }
     }
 }
@@ -207,6 +352,6 @@ impl Config {
         if self.retrieval.n_trees == 0 || self.retrieval.oversampling == 0 {
             return invalid("n_trees and oversampling must be at least 1".into());
         }
-        Ok(())
+        self.answer.validate()
     }
 }

@@ -35,16 +35,24 @@ pub mod embed;
 pub mod error;
 pub mod index;
 pub mod ingest;
+pub mod ollama;
 pub mod pipeline;
+pub mod prompt;
 pub mod retrieve;
 
-pub use answer::{Answer, Answerer, AskOptions, Timings};
+pub use answer::{Answer, Answerer, AskEvent, AskOptions, AskStream, LlmAnswerer, Timings};
 pub use assistant::Assistant;
 pub use chunk::{Chunk, Chunker};
-pub use config::{Config, DEFAULT_EMBEDDING_MODEL};
+pub use config::{AnswerConfig, Backend, Config, DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL};
 pub use embed::{Embedder, FastEmbedder};
 pub use error::{Error, Result};
 pub use index::{Document, Index, IndexStats};
 pub use ingest::{Format, LoadOptions, LoadedDocument, Section};
+pub use ollama::{ChatBackend, ModelInfo, OllamaClient, OpenAiClient, PullProgress};
 pub use pipeline::{FileReport, FileStatus, IngestEvent, IngestReport, Ingestor, Pipeline};
 pub use retrieve::{DenseRetriever, Passage, Retriever};
+
+/// The README's Rust examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

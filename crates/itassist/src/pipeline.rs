@@ -19,7 +19,7 @@ use crate::chunk::Chunker;
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::index::{Document, Index, NewDocument, StoredChunk};
-use crate::ingest::{self, LoadOptions, SUPPORTED_EXTENSIONS};
+use crate::ingest::{self, is_supported_name, LoadOptions};
 
 /// Ingests files into an index.
 pub trait Ingestor: Send + Sync {
@@ -265,13 +265,6 @@ fn has_glob(text: &str) -> bool {
     text.contains(['*', '?', '['])
 }
 
-fn is_supported_name(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase())
-        .is_some_and(|e| SUPPORTED_EXTENSIONS.contains(&e.as_str()))
-}
-
 /// Expands files, folders and glob patterns into the files to ingest, sorted per input.
 fn discover(inputs: &[PathBuf]) -> Vec<Found> {
     let mut found = Vec::new();
@@ -348,10 +341,7 @@ fn walk(dir: &Path, found: &mut Vec<Found>) {
                 let path = e.path().unwrap_or(dir).to_path_buf();
                 let error = match e.into_io_error() {
                     Some(io) => Error::io(&path, io),
-                    None => Error::InvalidInput(format!(
-                        "{}: symbolic link loop",
-                        path.display()
-                    )),
+                    None => Error::InvalidInput(format!("{}: symbolic link loop", path.display())),
                 };
                 found.push(Found::Bad { path, error });
             }
@@ -619,15 +609,19 @@ impl Pipeline {
 /// Names without an extension that are commonly plain text (README, copyright, ...).
 fn looks_like_text_name(path: &Path) -> bool {
     path.extension().is_none()
-        && path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| {
-                let lower = n.to_ascii_lowercase();
-                ["readme", "copyright", "license", "changelog", "news", "install"]
-                    .iter()
-                    .any(|known| lower.starts_with(known))
-            })
+        && path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+            let lower = n.to_ascii_lowercase();
+            [
+                "readme",
+                "copyright",
+                "license",
+                "changelog",
+                "news",
+                "install",
+            ]
+            .iter()
+            .any(|known| lower.starts_with(known))
+        })
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -696,7 +690,14 @@ impl Ingestor for Pipeline {
             .ok_or_else(|| Error::InvalidInput(format!("'{name}' is not a usable file name")))?;
         let path = PathBuf::from(&display);
         let source = format!("upload:{display}");
-        let work = self.prepare(&path, source, display.clone(), bytes, None, &mut HashMap::new());
+        let work = self.prepare(
+            &path,
+            source,
+            display.clone(),
+            bytes,
+            None,
+            &mut HashMap::new(),
+        );
         let report = match work {
             Ok(Work::Done(report)) => report,
             Ok(Work::Ready(prepared)) => self.commit(*prepared).0,

@@ -40,7 +40,10 @@ const ONE_PER_FORMAT: &[&str] = &[
 fn every_format_is_ingested_and_searchable() {
     let tmp = tempfile::tempdir().unwrap();
     let assistant = common::assistant(&tmp.path().join("index"));
-    let paths: Vec<_> = ONE_PER_FORMAT.iter().map(|f| common::corpus_file(f)).collect();
+    let paths: Vec<_> = ONE_PER_FORMAT
+        .iter()
+        .map(|f| common::corpus_file(f))
+        .collect();
     let report = assistant.ingest(&paths).unwrap();
     for file in &report.files {
         assert!(
@@ -67,7 +70,8 @@ fn every_format_is_ingested_and_searchable() {
         top("spawn a child process and read its stdout in Node.js")[0].name,
         "child_process.md"
     );
-    let conffiles = top("how does dpkg handle configuration files modified by the administrator on upgrade?");
+    let conffiles =
+        top("how does dpkg handle configuration files modified by the administrator on upgrade?");
     assert!(
         conffiles.iter().any(|p| p.name == "ap-pkg-conffiles.rst"),
         "{:?}",
@@ -76,7 +80,9 @@ fn every_format_is_ingested_and_searchable() {
     // "apt full-upgrade" is on page 2 of the reference card (pdftotext agrees).
     let refcard = top("apt full-upgrade: upgrade with advanced conflict resolution");
     assert!(
-        refcard.iter().any(|p| p.name == "refcard-en-a4.pdf" && p.page == Some(2)),
+        refcard
+            .iter()
+            .any(|p| p.name == "refcard-en-a4.pdf" && p.page == Some(2)),
         "{refcard:#?}"
     );
     for p in top("machine-readable debian/copyright file format Files field") {
@@ -90,7 +96,11 @@ fn pdf_passages_cite_the_right_page() {
     let assistant = common::assistant(&tmp.path().join("index"));
     let fhs = common::corpus_file("debdocs/pdf/fhs-3.0.pdf");
     let report = assistant.ingest(&[&fhs]).unwrap();
-    let doc = report.files[0].status.document().expect("fhs ingested").clone();
+    let doc = report.files[0]
+        .status
+        .document()
+        .expect("fhs ingested")
+        .clone();
     assert!(doc.page_count.unwrap() > 30);
     let hits = assistant
         .search("/var/mail user mailbox files location", 5)
@@ -106,9 +116,21 @@ fn pdf_passages_cite_the_right_page() {
         .output();
     if let Ok(out) = out {
         let page_text = String::from_utf8_lossy(&out.stdout).to_lowercase();
-        let words: Vec<&str> = best.text.split_whitespace().filter(|w| w.len() > 5).take(8).collect();
-        let present = words.iter().filter(|w| page_text.contains(&w.to_lowercase())).count();
-        assert!(present * 2 >= words.len(), "page {page} does not hold the passage: {}", best.text);
+        let words: Vec<&str> = best
+            .text
+            .split_whitespace()
+            .filter(|w| w.len() > 5)
+            .take(8)
+            .collect();
+        let present = words
+            .iter()
+            .filter(|w| page_text.contains(&w.to_lowercase()))
+            .count();
+        assert!(
+            present * 2 >= words.len(),
+            "page {page} does not hold the passage: {}",
+            best.text
+        );
     }
     assert!(best.text.to_lowercase().contains("mail"), "{}", best.text);
 }
@@ -118,7 +140,10 @@ fn unchanged_files_are_not_reprocessed_and_changed_files_are_replaced() {
     let tmp = tempfile::tempdir().unwrap();
     let docs = tmp.path().join("docs");
     std::fs::create_dir(&docs).unwrap();
-    copy_into(&docs, &["debdocs/man/openssh/scp.1", "debdocs/text/menu-policy.txt"]);
+    copy_into(
+        &docs,
+        &["debdocs/man/openssh/scp.1", "debdocs/text/menu-policy.txt"],
+    );
     let assistant = common::assistant(&tmp.path().join("index"));
 
     let first = assistant.ingest(&[&docs]).unwrap();
@@ -137,22 +162,41 @@ fn unchanged_files_are_not_reprocessed_and_changed_files_are_replaced() {
     let content = std::fs::read(&scp).unwrap();
     std::fs::write(&scp, &content).unwrap();
     let touched = assistant.ingest(&[&scp]).unwrap();
-    assert!(matches!(touched.files[0].status, FileStatus::Unchanged { .. }));
+    assert!(matches!(
+        touched.files[0].status,
+        FileStatus::Unchanged { .. }
+    ));
 
     // A changed file replaces its chunks.
     let old = assistant.find_document(scp.to_str().unwrap()).unwrap();
-    std::fs::write(&scp, "The zebra-striped frobnicator controls quantum teleportation of files.\n").unwrap();
+    std::fs::write(
+        &scp,
+        "The zebra-striped frobnicator controls quantum teleportation of files.\n",
+    )
+    .unwrap();
     let replaced = assistant.ingest(&[&scp]).unwrap();
-    let FileStatus::Replaced { document, previous_id } = &replaced.files[0].status else {
+    let FileStatus::Replaced {
+        document,
+        previous_id,
+    } = &replaced.files[0].status
+    else {
         panic!("expected a replacement, got {:?}", replaced.files[0].status);
     };
     assert_eq!(*previous_id, old.id);
     assert_eq!(document.chunk_count, 1);
     for id in old.chunk_ids() {
-        assert!(assistant.index().chunk(id).unwrap().is_none(), "old chunk {id} left");
-        assert!(assistant.index().vector(id).unwrap().is_none(), "old vector {id} left");
+        assert!(
+            assistant.index().chunk(id).unwrap().is_none(),
+            "old chunk {id} left"
+        );
+        assert!(
+            assistant.index().vector(id).unwrap().is_none(),
+            "old vector {id} left"
+        );
     }
-    let hits = assistant.search("frobnicator quantum teleportation", 1).unwrap();
+    let hits = assistant
+        .search("frobnicator quantum teleportation", 1)
+        .unwrap();
     assert_eq!(hits[0].document_id, document.id);
     assert_eq!(assistant.documents().unwrap().len(), 2);
 }
@@ -174,7 +218,10 @@ fn remove_deletes_document_chunks_and_vectors() {
     let tmp = tempfile::tempdir().unwrap();
     let files = copy_into(
         tmp.path(),
-        &["debdocs/man/openssh/ssh-agent.1", "debdocs/man/openssh/ssh-add.1"],
+        &[
+            "debdocs/man/openssh/ssh-agent.1",
+            "debdocs/man/openssh/ssh-add.1",
+        ],
     );
     let assistant = common::assistant(&tmp.path().join("index"));
     assistant.ingest(&files).unwrap();
@@ -185,7 +232,9 @@ fn remove_deletes_document_chunks_and_vectors() {
         assert!(assistant.index().chunk(id).unwrap().is_none());
         assert!(assistant.index().vector(id).unwrap().is_none());
     }
-    let hits = assistant.search("ssh-agent holds private keys", 10).unwrap();
+    let hits = assistant
+        .search("ssh-agent holds private keys", 10)
+        .unwrap();
     assert!(hits.iter().all(|p| p.document_id != agent.id));
     assert_eq!(assistant.stats().unwrap().documents, 1);
     let err = assistant.remove(&agent.id.to_string()).unwrap_err();
@@ -230,7 +279,10 @@ fn opening_with_another_embedding_model_is_refused() {
         .unwrap_err();
     assert_eq!(err.code(), "embedding_model_mismatch");
     let msg = err.to_string();
-    assert!(msg.contains("all-MiniLM-L6-v2") && msg.contains("bge-small"), "{msg}");
+    assert!(
+        msg.contains("all-MiniLM-L6-v2") && msg.contains("bge-small"),
+        "{msg}"
+    );
     assert!(msg.contains("re-index"), "{msg}");
     // The index is untouched and still opens with its own model.
     let assistant = common::assistant(&dir);
@@ -265,7 +317,12 @@ fn tree_search_agrees_with_exact_search() {
             .into_iter()
             .map(|(id, _)| id)
             .collect();
-        let tree: Vec<u32> = assistant.search(q, 10).unwrap().iter().map(|p| p.chunk_id).collect();
+        let tree: Vec<u32> = assistant
+            .search(q, 10)
+            .unwrap()
+            .iter()
+            .map(|p| p.chunk_id)
+            .collect();
         agree += tree.iter().filter(|id| exact.contains(id)).count();
         total += exact.len();
     }
@@ -278,7 +335,13 @@ fn bad_files_fail_alone_and_name_the_problem() {
     let tmp = tempfile::tempdir().unwrap();
     let docs = tmp.path().join("docs");
     std::fs::create_dir(&docs).unwrap();
-    copy_into(&docs, &["debdocs/man/openssh/ssh-keyscan.1", "debdocs/text/perl-policy.txt"]);
+    copy_into(
+        &docs,
+        &[
+            "debdocs/man/openssh/ssh-keyscan.1",
+            "debdocs/text/perl-policy.txt",
+        ],
+    );
     let pdf = std::fs::read(common::corpus_file("debdocs/pdf/refcard-en-a4.pdf")).unwrap();
     std::fs::write(docs.join("truncated.pdf"), &pdf[..1000]).unwrap();
     std::fs::write(docs.join("zero.pdf"), b"").unwrap();
@@ -298,8 +361,14 @@ fn bad_files_fail_alone_and_name_the_problem() {
             .iter()
             .find(|f| f.path.file_name().unwrap() == name)
             .unwrap_or_else(|| panic!("{name} not reported"));
-        let err: &Error = file.status.error().unwrap_or_else(|| panic!("{name} did not fail"));
-        assert!(err.to_string().contains(name), "error does not name the file: {err}");
+        let err: &Error = file
+            .status
+            .error()
+            .unwrap_or_else(|| panic!("{name} did not fail"));
+        assert!(
+            err.to_string().contains(name),
+            "error does not name the file: {err}"
+        );
         err.code()
     };
     assert_eq!(code_of("truncated.pdf"), "corrupt_document");
@@ -325,7 +394,10 @@ fn an_explicitly_named_unsupported_file_fails_but_is_skipped_in_folders() {
     assert_eq!(walked.totals.skipped, 1);
     assert!(walked.is_success());
     let named = assistant.ingest(&[docs.join("tool.exe")]).unwrap();
-    assert_eq!(named.files[0].status.error().unwrap().code(), "unsupported_format");
+    assert_eq!(
+        named.files[0].status.error().unwrap().code(),
+        "unsupported_format"
+    );
 }
 
 #[test]
@@ -333,7 +405,9 @@ fn uploaded_bytes_are_ingested_under_their_name_only() {
     let tmp = tempfile::tempdir().unwrap();
     let assistant = common::assistant(&tmp.path().join("index"));
     let bytes = std::fs::read(common::corpus_file("debdocs/man/openssh/ssh_config.5")).unwrap();
-    let report = assistant.ingest_bytes("../../etc/ssh_config.5", &bytes).unwrap();
+    let report = assistant
+        .ingest_bytes("../../etc/ssh_config.5", &bytes)
+        .unwrap();
     let doc = report.status.document().expect("added").clone();
     assert_eq!(doc.name, "ssh_config.5");
     assert_eq!(doc.source, "upload:ssh_config.5");

@@ -13,7 +13,10 @@ use itassist::ingest::{self, Format, LoadOptions, LoadedDocument};
 use itassist::Error;
 
 fn corpus() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpus"
+    ))
 }
 
 fn load_with(rel: &str, options: &LoadOptions) -> LoadedDocument {
@@ -92,14 +95,26 @@ fn read_corpus(rel: &str) -> Vec<u8> {
 fn check_invariants(name: &str, doc: &LoadedDocument) {
     assert!(!doc.sections.is_empty(), "{name}: no sections");
     for s in &doc.sections {
-        assert!(!s.text.trim().is_empty(), "{name}: empty section {:?}", s.heading);
         assert!(
-            !s.text.chars().any(|c| c.is_control() && c != '\n' && c != '\t'),
+            !s.text.trim().is_empty(),
+            "{name}: empty section {:?}",
+            s.heading
+        );
+        assert!(
+            !s.text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
             "{name}: control character in section {:?}",
             s.heading
         );
-        assert!(!s.text.contains("\n\n\n"), "{name}: blank lines not collapsed");
-        assert!(!s.text.contains('\u{FB01}'), "{name}: ligature not normalised");
+        assert!(
+            !s.text.contains("\n\n\n"),
+            "{name}: blank lines not collapsed"
+        );
+        assert!(
+            !s.text.contains('\u{FB01}'),
+            "{name}: ligature not normalised"
+        );
     }
 }
 
@@ -112,7 +127,10 @@ fn pdf_sections_are_pages() {
     assert_eq!(doc.format, Format::Pdf);
     assert_eq!(doc.page_count, Some(50));
     assert!(doc.ocr_pages.is_empty());
-    assert!(doc.sections.iter().all(|s| s.page.is_some_and(|p| (1..=50).contains(&p))));
+    assert!(doc
+        .sections
+        .iter()
+        .all(|s| s.page.is_some_and(|p| (1..=50).contains(&p))));
     let page = |n: u32| {
         doc.sections
             .iter()
@@ -120,8 +138,12 @@ fn pdf_sections_are_pages() {
             .unwrap_or_else(|| panic!("no page {n}"))
     };
     assert!(page(1).text.contains("Filesystem Hierarchy Standard"));
-    assert!(page(12).text.contains("/bin contains commands that may be used by both the system administrator"));
-    assert!(!page(11).text.contains("/bin contains commands that may be used by both"));
+    assert!(page(12)
+        .text
+        .contains("/bin contains commands that may be used by both the system administrator"));
+    assert!(!page(11)
+        .text
+        .contains("/bin contains commands that may be used by both"));
     assert!(page(30).text.contains("a single /usr/share directory"));
     // Lines are kept.
     assert!(page(12).text.lines().count() > 10);
@@ -147,8 +169,8 @@ fn pdf_text_matches_pdftotext() {
     let mut failures = Vec::new();
     for pdf in &pdfs {
         let started = std::time::Instant::now();
-        let doc = ingest::load_file(pdf, &no_ocr())
-            .unwrap_or_else(|e| panic!("{}: {e}", pdf.display()));
+        let doc =
+            ingest::load_file(pdf, &no_ocr()).unwrap_or_else(|e| panic!("{}: {e}", pdf.display()));
         let elapsed = started.elapsed();
         check_invariants(&pdf.display().to_string(), &doc);
         let output = Command::new("pdftotext")
@@ -160,12 +182,18 @@ fn pdf_text_matches_pdftotext() {
         let reference = String::from_utf8_lossy(&output.stdout);
         let score = f1(&doc.text(), &reference);
         let name = pdf.file_name().unwrap_or_default().to_string_lossy();
-        println!("{name}: F1 {score:.4} ({} pages, {elapsed:.2?})", doc.page_count.unwrap_or(0));
+        println!(
+            "{name}: F1 {score:.4} ({} pages, {elapsed:.2?})",
+            doc.page_count.unwrap_or(0)
+        );
         if score < 0.97 {
             failures.push(format!("{name}: F1 {score:.4}"));
         }
     }
-    assert!(failures.is_empty(), "below F1 0.97 against pdftotext: {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "below F1 0.97 against pdftotext: {failures:?}"
+    );
 }
 
 #[test]
@@ -222,7 +250,10 @@ fn ocr_unavailable_names_the_missing_program() {
             assert_eq!(e.code(), "ocr_unavailable");
             let message = e.to_string();
             assert!(message.contains("linn.png"), "{message}");
-            assert!(message.contains(&missing.display().to_string()), "{message}");
+            assert!(
+                message.contains(&missing.display().to_string()),
+                "{message}"
+            );
         }
         other => panic!("expected OcrUnavailable, got {other:?}"),
     }
@@ -249,14 +280,22 @@ fn html_docbook_page_without_navigation() {
     check_invariants("ch2.html", &doc);
     assert_eq!(doc.format, Format::Html);
     assert_eq!(doc.title.as_deref(), Some("Chapter 2. apt-get"));
-    assert_eq!(doc.sections[0].heading.as_deref(), Some("Chapter 2. apt-get"));
+    assert_eq!(
+        doc.sections[0].heading.as_deref(),
+        Some("Chapter 2. apt-get")
+    );
     let text = doc.text();
-    assert!(text.contains("apt-get provides a simple way to install packages from the command line."));
+    assert!(
+        text.contains("apt-get provides a simple way to install packages from the command line.")
+    );
     // Preformatted blocks keep their lines.
     assert!(text.contains("# apt-get update\nGet http://ftp.de.debian.org/debian-non-US/"));
     // The DocBook navigation header and footer are gone.
     for chrome in ["Prev", "Next", "Home", "Chapter 3. DSelect"] {
-        assert!(!text.lines().any(|l| l.trim() == chrome), "navigation left: {chrome}");
+        assert!(
+            !text.lines().any(|l| l.trim() == chrome),
+            "navigation left: {chrome}"
+        );
     }
 }
 
@@ -264,15 +303,24 @@ fn html_docbook_page_without_navigation() {
 fn html_sections_per_heading() {
     let doc = load("debdocs/html/debian-handbook/sect.apt-get.html");
     check_invariants("sect.apt-get.html", &doc);
-    let headings: Vec<&str> = doc.sections.iter().filter_map(|s| s.heading.as_deref()).collect();
-    assert!(headings.contains(&"6.2. aptitude, apt-get, and apt Commands"), "{headings:?}");
+    let headings: Vec<&str> = doc
+        .sections
+        .iter()
+        .filter_map(|s| s.heading.as_deref())
+        .collect();
+    assert!(
+        headings.contains(&"6.2. aptitude, apt-get, and apt Commands"),
+        "{headings:?}"
+    );
     assert!(headings.contains(&"6.2.1. Initialization"), "{headings:?}");
     let init = doc
         .sections
         .iter()
         .find(|s| s.heading.as_deref() == Some("6.2.1. Initialization"))
         .expect("section");
-    assert!(init.text.contains("the list of available packages needs to be updated"));
+    assert!(init
+        .text
+        .contains("the list of available packages needs to be updated"));
     assert!(!doc.text().contains("Download the ebook"), "banner left");
 
     let sphinx = load("debdocs/html/developers-reference/beyond-pkging.html");
@@ -280,7 +328,10 @@ fn html_sections_per_heading() {
     let text = sphinx.text();
     assert!(!text.contains('¶'), "permalink anchors left");
     assert!(text.contains("Debian is about a lot more than just packaging software"));
-    assert!(sphinx.sections.iter().any(|s| s.heading.as_deref() == Some("7.1. Bug reporting")));
+    assert!(sphinx
+        .sections
+        .iter()
+        .any(|s| s.heading.as_deref() == Some("7.1. Bug reporting")));
 }
 
 #[test]
@@ -289,14 +340,23 @@ fn epub_in_spine_order() {
     check_invariants("policy.epub", &doc);
     assert_eq!(doc.format, Format::Epub);
     assert_eq!(doc.title.as_deref(), Some("Debian Policy Manual"));
-    let headings: Vec<&str> = doc.sections.iter().filter_map(|s| s.heading.as_deref()).collect();
-    let about = headings.iter().position(|h| *h == "1. About this manual").expect("chapter 1");
+    let headings: Vec<&str> = doc
+        .sections
+        .iter()
+        .filter_map(|s| s.heading.as_deref())
+        .collect();
+    let about = headings
+        .iter()
+        .position(|h| *h == "1. About this manual")
+        .expect("chapter 1");
     let archive = headings
         .iter()
         .position(|h| h.starts_with("2. The Debian Archive"))
         .expect("chapter 2");
     assert!(about < archive, "spine order");
-    assert!(doc.text().contains("This manual describes the policy requirements for the Debian distribution."));
+    assert!(doc
+        .text()
+        .contains("This manual describes the policy requirements for the Debian distribution."));
 }
 
 // ---- Markdown, reStructuredText, text ------------------------------------------------
@@ -323,7 +383,10 @@ fn rst_sections_at_underlined_titles() {
     check_invariants("ch-source.rst", &doc);
     assert_eq!(doc.format, Format::Rst);
     assert_eq!(doc.title.as_deref(), Some("Source packages"));
-    assert!(doc.sections.iter().any(|s| s.heading.as_deref() == Some("Standards conformance")));
+    assert!(doc
+        .sections
+        .iter()
+        .any(|s| s.heading.as_deref() == Some("Standards conformance")));
 }
 
 #[test]
@@ -331,7 +394,9 @@ fn plain_text() {
     let doc = load("debdocs/text/autopkgtest.txt");
     check_invariants("autopkgtest.txt", &doc);
     assert_eq!(doc.format, Format::Text);
-    assert!(doc.text().contains("Autopkgtest - Defining tests for Debian packages"));
+    assert!(doc
+        .text()
+        .contains("Autopkgtest - Defining tests for Debian packages"));
     let doc = load("debdocs/text/guide.text");
     assert_eq!(doc.format, Format::Text);
     assert!(!doc.text().is_empty());
@@ -351,9 +416,15 @@ fn man_page_mdoc() {
             .find(|s| s.heading.as_deref() == Some(h))
             .unwrap_or_else(|| panic!("no section {h}"))
     };
-    assert!(section("NAME").text.contains("ssh-add - adds private key identities"));
-    assert!(section("SYNOPSIS").text.contains("ssh-add [-cDdKkLlqvXx] [-E fingerprint_hash]"));
-    assert!(section("DESCRIPTION").text.contains("-D\nDeletes all identities from the agent."));
+    assert!(section("NAME")
+        .text
+        .contains("ssh-add - adds private key identities"));
+    assert!(section("SYNOPSIS")
+        .text
+        .contains("ssh-add [-cDdKkLlqvXx] [-E fingerprint_hash]"));
+    assert!(section("DESCRIPTION")
+        .text
+        .contains("-D\nDeletes all identities from the agent."));
     assert!(section("DESCRIPTION").text.contains("ssh-agent(1)"));
 }
 
@@ -363,7 +434,9 @@ fn man_page_man_macros() {
     check_invariants("rg.1", &doc);
     assert_eq!(doc.title.as_deref(), Some("RG(1)"));
     let text = doc.text();
-    assert!(text.contains("rg - recursively search the current directory for lines matching a pattern"));
+    assert!(
+        text.contains("rg - recursively search the current directory for lines matching a pattern")
+    );
     assert!(text.contains("-A, --after-context NUM\nShow NUM lines after each match."));
     assert!(text.contains("ripgrep's default regex engine"));
     for roff in ["\\f", "\\-", "\\(", ".TP", ".PP", ".RS"] {
@@ -371,14 +444,24 @@ fn man_page_man_macros() {
     }
     let hosts = load("debdocs/man/linux-manpages/man5/hosts.5");
     check_invariants("hosts.5", &hosts);
-    assert!(hosts.sections.iter().any(|s| s.heading.as_deref() == Some("DESCRIPTION")));
+    assert!(hosts
+        .sections
+        .iter()
+        .any(|s| s.heading.as_deref() == Some("DESCRIPTION")));
 }
 
 #[test]
 fn every_corpus_man_page_loads() {
     let mut count = 0;
-    for dir in ["debdocs/man/linux-manpages/man5", "debdocs/man/linux-manpages/man7", "debdocs/man/openssh"] {
-        for entry in std::fs::read_dir(corpus().join(dir)).expect("dir").flatten() {
+    for dir in [
+        "debdocs/man/linux-manpages/man5",
+        "debdocs/man/linux-manpages/man7",
+        "debdocs/man/openssh",
+    ] {
+        for entry in std::fs::read_dir(corpus().join(dir))
+            .expect("dir")
+            .flatten()
+        {
             let path = entry.path();
             let doc = ingest::load_file(&path, &LoadOptions::default())
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -394,14 +477,19 @@ fn every_corpus_man_page_loads() {
 
 #[test]
 fn docx_paragraphs_headings_tables() {
-    let doc = load("owasp-asvs/docx/OWASP_Application_Security_Verification_Standard_4.0.3-en.docx");
+    let doc =
+        load("owasp-asvs/docx/OWASP_Application_Security_Verification_Standard_4.0.3-en.docx");
     check_invariants("4.0.3.docx", &doc);
     assert_eq!(doc.format, Format::Docx);
     assert_eq!(
         doc.title.as_deref(),
         Some("OWASP Application Security Verification Standard 4.0.3")
     );
-    let headings: Vec<&str> = doc.sections.iter().filter_map(|s| s.heading.as_deref()).collect();
+    let headings: Vec<&str> = doc
+        .sections
+        .iter()
+        .filter_map(|s| s.heading.as_deref())
+        .collect();
     assert!(headings.contains(&"Frontispiece"), "{headings:?}");
     assert!(headings.contains(&"Using the ASVS"), "{headings:?}");
     let text = doc.text();
@@ -418,19 +506,34 @@ fn odt_and_ods() {
     let doc = load("debdocs/odt/api-for-odfpy.odt");
     check_invariants("api-for-odfpy.odt", &doc);
     assert_eq!(doc.format, Format::Odt);
-    assert!(doc.sections.iter().any(|s| s.heading.as_deref() == Some("Introduction")));
-    assert!(doc.sections.iter().any(|s| s.heading.as_deref() == Some("Creating a document")));
+    assert!(doc
+        .sections
+        .iter()
+        .any(|s| s.heading.as_deref() == Some("Introduction")));
+    assert!(doc
+        .sections
+        .iter()
+        .any(|s| s.heading.as_deref() == Some("Creating a document")));
 
     // Headings given by paragraph styles ("OWASP Heading 1") rather than text:h.
     let fr = load("owasp-asvs/odt/asvs-webapp-release-2009-fr.odt");
     check_invariants("asvs-2009-fr.odt", &fr);
-    assert!(fr.sections.iter().any(|s| s.heading.as_deref() == Some("Préambule")));
-    assert!(fr.text().contains("Ce document définit quatre niveaux de vérification"));
+    assert!(fr
+        .sections
+        .iter()
+        .any(|s| s.heading.as_deref() == Some("Préambule")));
+    assert!(fr
+        .text()
+        .contains("Ce document définit quatre niveaux de vérification"));
 
     let ods = load("debdocs/ods/countrystatistics.ods");
     check_invariants("countrystatistics.ods", &ods);
     assert_eq!(ods.format, Format::Ods);
-    let sheets: Vec<&str> = ods.sections.iter().filter_map(|s| s.heading.as_deref()).collect();
+    let sheets: Vec<&str> = ods
+        .sections
+        .iter()
+        .filter_map(|s| s.heading.as_deref())
+        .collect();
     assert_eq!(sheets, vec!["Population", "HDI"]);
     assert!(ods.sections[0].text.contains("Austria | 8.3 | 83,858 | 99"));
 }
@@ -447,19 +550,29 @@ fn csv_rows_name_their_columns() {
         .lines()
         .find(|l| l.contains("req_id: V1.1.1;"))
         .expect("row V1.1.1");
-    assert!(row.starts_with("chapter_id: V1; chapter_name: Architecture, Design and Threat Modeling;"));
-    assert!(row.contains("req_description: Verify the use of a secure software development lifecycle"));
+    assert!(
+        row.starts_with("chapter_id: V1; chapter_name: Architecture, Design and Threat Modeling;")
+    );
+    assert!(
+        row.contains("req_description: Verify the use of a secure software development lifecycle")
+    );
 }
 
 #[test]
 fn json_paths_and_values() {
-    let doc = load("owasp-asvs/json/OWASP_Application_Security_Verification_Standard_4.0.3-en.json");
+    let doc =
+        load("owasp-asvs/json/OWASP_Application_Security_Verification_Standard_4.0.3-en.json");
     check_invariants("4.0.3.json", &doc);
     assert_eq!(doc.format, Format::Json);
-    assert_eq!(doc.title.as_deref(), Some("Application Security Verification Standard Project"));
+    assert_eq!(
+        doc.title.as_deref(),
+        Some("Application Security Verification Standard Project")
+    );
     let text = doc.text();
     assert!(text.lines().any(|l| l == "ShortName: ASVS"));
-    assert!(text.lines().any(|l| l == "Requirements[0].Items[0].Items[0].Shortcode: V1.1.1"));
+    assert!(text
+        .lines()
+        .any(|l| l == "Requirements[0].Items[0].Items[0].Shortcode: V1.1.1"));
 }
 
 // ---- Detection ------------------------------------------------------------------------
@@ -467,22 +580,54 @@ fn json_paths_and_values() {
 #[test]
 fn format_detection_trusts_content() {
     let pdf = read_corpus("debdocs/pdf/refcard-en-a4.pdf");
-    assert_eq!(ingest::detect_format(Path::new("x.txt"), &pdf).ok(), Some(Format::Pdf));
-    let docx = read_corpus("owasp-asvs/docx/OWASP_Application_Security_Verification_Standard_5.0.0_en.docx");
-    assert_eq!(ingest::detect_format(Path::new("x.zip"), &docx).ok(), Some(Format::Docx));
+    assert_eq!(
+        ingest::detect_format(Path::new("x.txt"), &pdf).ok(),
+        Some(Format::Pdf)
+    );
+    let docx = read_corpus(
+        "owasp-asvs/docx/OWASP_Application_Security_Verification_Standard_5.0.0_en.docx",
+    );
+    assert_eq!(
+        ingest::detect_format(Path::new("x.zip"), &docx).ok(),
+        Some(Format::Docx)
+    );
     let odt = read_corpus("debdocs/odt/api-for-odfpy.odt");
-    assert_eq!(ingest::detect_format(Path::new("x.bin"), &odt).ok(), Some(Format::Odt));
+    assert_eq!(
+        ingest::detect_format(Path::new("x.bin"), &odt).ok(),
+        Some(Format::Odt)
+    );
     let ods = read_corpus("debdocs/ods/countrystatistics.ods");
-    assert_eq!(ingest::detect_format(Path::new("x.odt"), &ods).ok(), Some(Format::Ods));
+    assert_eq!(
+        ingest::detect_format(Path::new("x.odt"), &ods).ok(),
+        Some(Format::Ods)
+    );
     let epub = read_corpus("debdocs/epub/developers-reference.epub");
-    assert_eq!(ingest::detect_format(Path::new("book"), &epub).ok(), Some(Format::Epub));
+    assert_eq!(
+        ingest::detect_format(Path::new("book"), &epub).ok(),
+        Some(Format::Epub)
+    );
     let png = read_corpus("ocr-samples/linn.png");
-    assert_eq!(ingest::detect_format(Path::new("scan"), &png).ok(), Some(Format::Image));
+    assert_eq!(
+        ingest::detect_format(Path::new("scan"), &png).ok(),
+        Some(Format::Image)
+    );
     let man = read_corpus("debdocs/man/openssh/ssh.1");
-    assert_eq!(ingest::detect_format(Path::new("ssh"), &man).ok(), Some(Format::Man));
-    assert_eq!(ingest::detect_format(Path::new("x.3ssl"), b".TH X 3").ok(), Some(Format::Man));
-    assert_eq!(ingest::detect_format(Path::new("README"), b"hello\n").ok(), Some(Format::Text));
-    assert_eq!(ingest::detect_format(Path::new("app.log"), b"x\n").ok(), Some(Format::Text));
+    assert_eq!(
+        ingest::detect_format(Path::new("ssh"), &man).ok(),
+        Some(Format::Man)
+    );
+    assert_eq!(
+        ingest::detect_format(Path::new("x.3ssl"), b".TH X 3").ok(),
+        Some(Format::Man)
+    );
+    assert_eq!(
+        ingest::detect_format(Path::new("README"), b"hello\n").ok(),
+        Some(Format::Text)
+    );
+    assert_eq!(
+        ingest::detect_format(Path::new("app.log"), b"x\n").ok(),
+        Some(Format::Text)
+    );
     assert_eq!(
         ingest::detect_format(Path::new("page"), b"<!DOCTYPE html><p>x").ok(),
         Some(Format::Html)
@@ -504,8 +649,12 @@ fn format_detection_trusts_content() {
 #[test]
 fn load_bytes_uses_the_name_for_detection() {
     let bytes = read_corpus("debdocs/man/openssh/ssh-keysign.8");
-    let doc = ingest::load_bytes(Path::new("upload/ssh-keysign.8"), &bytes, &LoadOptions::default())
-        .expect("load");
+    let doc = ingest::load_bytes(
+        Path::new("upload/ssh-keysign.8"),
+        &bytes,
+        &LoadOptions::default(),
+    )
+    .expect("load");
     assert_eq!(doc.format, Format::Man);
     assert!(doc.text().contains("ssh-keysign"));
 }
@@ -534,12 +683,17 @@ fn empty_files_are_empty_documents() {
 #[test]
 fn damaged_files_are_corrupt_documents() {
     let pdf = read_corpus("debdocs/pdf/fhs-3.0.pdf");
-    let docx = read_corpus("owasp-asvs/docx/OWASP_Application_Security_Verification_Standard_4.0.3-en.docx");
+    let docx = read_corpus(
+        "owasp-asvs/docx/OWASP_Application_Security_Verification_Standard_4.0.3-en.docx",
+    );
     let odt = read_corpus("debdocs/odt/api-for-odfpy.odt");
     let epub = read_corpus("debdocs/epub/policy.epub");
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("truncated.pdf", pdf[..1000].to_vec()),
-        ("garbage.pdf", b"%PDF-1.4\nthis is not really a PDF\n".to_vec()),
+        (
+            "garbage.pdf",
+            b"%PDF-1.4\nthis is not really a PDF\n".to_vec(),
+        ),
         ("truncated.docx", docx[..docx.len() / 2].to_vec()),
         ("truncated.odt", odt[..odt.len() / 3].to_vec()),
         ("truncated.epub", epub[..4000].to_vec()),
@@ -560,17 +714,25 @@ fn damaged_files_are_corrupt_documents() {
 
 #[test]
 fn unsupported_and_missing_files() {
-    let path = temp_file("program.exe", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00");
+    let path = temp_file(
+        "program.exe",
+        b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00",
+    );
     match ingest::load_file(&path, &LoadOptions::default()) {
         Err(e @ Error::UnsupportedFormat { .. }) => {
             let message = e.to_string();
-            assert!(message.contains("program.exe") && message.contains(".exe"), "{message}");
+            assert!(
+                message.contains("program.exe") && message.contains(".exe"),
+                "{message}"
+            );
         }
         other => panic!("expected UnsupportedFormat, got {other:?}"),
     }
     let path = temp_file("blob.dat", &[0u8, 159, 146, 150, 0, 1, 2, 3, 255, 0]);
     match ingest::load_file(&path, &LoadOptions::default()) {
-        Err(Error::UnsupportedFormat { detail, .. }) => assert!(detail.contains("binary"), "{detail}"),
+        Err(Error::UnsupportedFormat { detail, .. }) => {
+            assert!(detail.contains("binary"), "{detail}")
+        }
         other => panic!("expected UnsupportedFormat, got {other:?}"),
     }
     let missing = corpus().join("does/not/exist.pdf");
@@ -589,19 +751,27 @@ fn build_pdf(objects: &[String]) -> Vec<u8> {
         out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
     }
     let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
     for offset in offsets {
         out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
     }
     out.extend_from_slice(
-        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1)
-            .as_bytes(),
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
     );
     out
 }
 
 fn stream(dict: &str, content: &str) -> String {
-    format!("<< {dict} /Length {} >>\nstream\n{content}\nendstream", content.len())
+    format!(
+        "<< {dict} /Length {} >>\nstream\n{content}\nendstream",
+        content.len()
+    )
 }
 
 /// Self-referencing form XObjects and page-tree cycles must not recurse forever.

@@ -16,37 +16,106 @@ use crate::error::Result;
 
 /// Elements whose content is never shown as text.
 const INVISIBLE: &[&str] = &[
-    "script", "style", "noscript", "template", "nav", "svg", "canvas", "iframe",
-    "object", "embed", "button", "select", "input", "textarea", "map", "audio", "video",
+    "script", "style", "noscript", "template", "nav", "svg", "canvas", "iframe", "object", "embed",
+    "button", "select", "input", "textarea", "map", "audio", "video",
 ];
 
 /// `class` or `id` tokens of navigation chrome (DocBook, Sphinx, Doxygen, publican, ...).
 const CHROME_TOKENS: &[&str] = &[
-    "navheader", "navfooter", "breadcrumb", "breadcrumbs", "toc", "docnav", "related",
-    "sphinxsidebar", "sphinxsidebarwrapper", "headerlink", "navpath", "navelem", "navbar",
-    "navigation", "nav", "skip-link", "skiplink", "banner", "side-nav", "sidebar-nav",
-    "menubar", "pagination", "edit-this-page", "footer-nav", "msearchbox", "toctree-wrapper",
-    "msearchselectwindow", "msearchresultswindow", "nav-tree", "nav-path", "top-nav",
+    "navheader",
+    "navfooter",
+    "breadcrumb",
+    "breadcrumbs",
+    "toc",
+    "docnav",
+    "related",
+    "sphinxsidebar",
+    "sphinxsidebarwrapper",
+    "headerlink",
+    "navpath",
+    "navelem",
+    "navbar",
+    "navigation",
+    "nav",
+    "skip-link",
+    "skiplink",
+    "banner",
+    "side-nav",
+    "sidebar-nav",
+    "menubar",
+    "pagination",
+    "edit-this-page",
+    "footer-nav",
+    "msearchbox",
+    "toctree-wrapper",
+    "msearchselectwindow",
+    "msearchresultswindow",
+    "nav-tree",
+    "nav-path",
+    "top-nav",
 ];
 
 /// Elements after which a blank line follows.
 const PARAGRAPHS: &[&str] = &[
-    "p", "pre", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "dl",
-    "hr", "figure", "address", "details", "section", "article", "main", "aside", "header",
-    "footer", "fieldset", "form", "center",
+    "p",
+    "pre",
+    "blockquote",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "ul",
+    "ol",
+    "dl",
+    "hr",
+    "figure",
+    "address",
+    "details",
+    "section",
+    "article",
+    "main",
+    "aside",
+    "header",
+    "footer",
+    "fieldset",
+    "form",
+    "center",
 ];
 
 /// Elements that start a new line.
 const BLOCKS: &[&str] = &[
-    "div", "li", "dt", "dd", "tr", "caption", "figcaption", "legend", "summary", "body",
-    "html", "option", "menu", "dir", "frameset", "noframes", "hgroup", "dialog", "br",
-    "tbody", "thead", "tfoot", "colgroup",
+    "div",
+    "li",
+    "dt",
+    "dd",
+    "tr",
+    "caption",
+    "figcaption",
+    "legend",
+    "summary",
+    "body",
+    "html",
+    "option",
+    "menu",
+    "dir",
+    "frameset",
+    "noframes",
+    "hgroup",
+    "dialog",
+    "br",
+    "tbody",
+    "thead",
+    "tfoot",
+    "colgroup",
 ];
 
 /// Void elements (HTML has no end tag for them).
 const VOID: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
-    "source", "track", "wbr",
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr",
 ];
 
 fn is_chrome(el: &Element) -> bool {
@@ -121,8 +190,7 @@ impl Walker {
             if c.is_whitespace() && c != '\u{a0}' {
                 self.pending_space = true;
             } else {
-                if self.pending_space && !self.buf.is_empty() && !self.buf.ends_with(['\n', ' '])
-                {
+                if self.pending_space && !self.buf.is_empty() && !self.buf.ends_with(['\n', ' ']) {
                     self.buf.push(' ');
                 }
                 self.pending_space = false;
@@ -258,7 +326,9 @@ fn fix_self_closing(html: &str) -> Cow<'_, str> {
         // Tag name.
         let name_start = i + 1;
         let mut j = name_start;
-        while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'-' || bytes[j] == b':') {
+        while j < bytes.len()
+            && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'-' || bytes[j] == b':')
+        {
             j += 1;
         }
         let name = &html[name_start..j];
@@ -295,8 +365,8 @@ fn fix_self_closing(html: &str) -> Cow<'_, str> {
 /// Extracts the title and the sections of an HTML page.
 pub(crate) fn extract(bytes: &[u8]) -> (Option<String>, Vec<Section>) {
     let source = super::decode_text(bytes);
-    let looks_xhtml = source.trim_start().starts_with("<?xml")
-        || source.contains("http://www.w3.org/1999/xhtml");
+    let looks_xhtml =
+        source.trim_start().starts_with("<?xml") || source.contains("http://www.w3.org/1999/xhtml");
     let source = if looks_xhtml {
         fix_self_closing(&source)
     } else {
@@ -385,7 +455,10 @@ mod tests {
     #[test]
     fn self_closing_tags_are_closed() {
         let fixed = fix_self_closing(r#"<p><a id="x"/>A<br/><script src="s.js"/>B</p>"#);
-        assert_eq!(fixed, r#"<p><a id="x"></a>A<br/><script src="s.js"></script>B</p>"#);
+        assert_eq!(
+            fixed,
+            r#"<p><a id="x"></a>A<br/><script src="s.js"></script>B</p>"#
+        );
     }
 
     #[test]

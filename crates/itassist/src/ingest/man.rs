@@ -14,20 +14,18 @@ use crate::error::Result;
 
 /// mdoc macros that can be called on a line of another macro.
 const MDOC_CALLABLE: &[&str] = &[
-    "Ac", "Ad", "An", "Ao", "Ap", "Aq", "Ar", "At", "Bc", "Bo", "Bq", "Brc", "Bro", "Brq",
-    "Bsx", "Bx", "Cd", "Cm", "Dc", "Do", "Dq", "Dv", "Dx", "Ec", "Em", "En", "Eo", "Er",
-    "Es", "Ev", "Fa", "Fc", "Fl", "Fn", "Fr", "Ft", "Fx", "Ic", "Li", "Lk", "Ms", "Mt",
-    "Nm", "No", "Ns", "Nx", "Oc", "Oo", "Op", "Ox", "Pa", "Pc", "Pf", "Po", "Pq", "Qc",
-    "Ql", "Qo", "Qq", "Sc", "So", "Sq", "St", "Sx", "Sy", "Ta", "Tn", "Ux", "Va", "Vt",
-    "Xr", "Xc", "Xo",
+    "Ac", "Ad", "An", "Ao", "Ap", "Aq", "Ar", "At", "Bc", "Bo", "Bq", "Brc", "Bro", "Brq", "Bsx",
+    "Bx", "Cd", "Cm", "Dc", "Do", "Dq", "Dv", "Dx", "Ec", "Em", "En", "Eo", "Er", "Es", "Ev", "Fa",
+    "Fc", "Fl", "Fn", "Fr", "Ft", "Fx", "Ic", "Li", "Lk", "Ms", "Mt", "Nm", "No", "Ns", "Nx", "Oc",
+    "Oo", "Op", "Ox", "Pa", "Pc", "Pf", "Po", "Pq", "Qc", "Ql", "Qo", "Qq", "Sc", "So", "Sq", "St",
+    "Sx", "Sy", "Ta", "Tn", "Ux", "Va", "Vt", "Xr", "Xc", "Xo",
 ];
 
 /// Other mdoc macros (line macros).
 const MDOC_LINE: &[&str] = &[
-    "Dd", "Dt", "Os", "Sh", "Ss", "Pp", "Lp", "Bl", "El", "It", "Bd", "Ed", "D1", "Dl",
-    "Nd", "Rs", "Re", "Sm", "Bk", "Ek", "Bf", "Ef", "Ud", "Ex", "Rv", "Fd", "Fo", "In",
-    "Lb", "Ot", "Hf", "Db", "%A", "%B", "%C", "%D", "%I", "%J", "%N", "%O", "%P", "%Q",
-    "%R", "%T", "%U", "%V",
+    "Dd", "Dt", "Os", "Sh", "Ss", "Pp", "Lp", "Bl", "El", "It", "Bd", "Ed", "D1", "Dl", "Nd", "Rs",
+    "Re", "Sm", "Bk", "Ek", "Bf", "Ef", "Ud", "Ex", "Rv", "Fd", "Fo", "In", "Lb", "Ot", "Hf", "Db",
+    "%A", "%B", "%C", "%D", "%I", "%J", "%N", "%O", "%P", "%Q", "%R", "%T", "%U", "%V",
 ];
 
 /// A roff special character (`\(xx`, `\[name]`) as text.
@@ -577,7 +575,11 @@ impl Roff {
         let (text, joined) = self.unescape(raw);
         if self.fill {
             let text = text.trim_end().to_string();
-            let text = if self.line.is_empty() { text.trim_start().to_string() } else { text };
+            let text = if self.line.is_empty() {
+                text.trim_start().to_string()
+            } else {
+                text
+            };
             self.word(&text);
         } else {
             if self.heading_next || self.tag_next {
@@ -655,20 +657,19 @@ impl Roff {
                 let value = if let Some(p) = expr.find(['>', '<', '=']) {
                     let op = &expr[p..];
                     let a = self.term(&expr[..p]);
-                    let (op_len, cmp): (usize, fn(i64, i64) -> bool) =
-                        if op.starts_with(">=") {
-                            (2, |a, b| a >= b)
-                        } else if op.starts_with("<=") {
-                            (2, |a, b| a <= b)
-                        } else if op.starts_with("==") {
-                            (2, |a, b| a == b)
-                        } else if op.starts_with('>') {
-                            (1, |a, b| a > b)
-                        } else if op.starts_with('<') {
-                            (1, |a, b| a < b)
-                        } else {
-                            (1, |a, b| a == b)
-                        };
+                    let (op_len, cmp): (usize, fn(i64, i64) -> bool) = if op.starts_with(">=") {
+                        (2, |a, b| a >= b)
+                    } else if op.starts_with("<=") {
+                        (2, |a, b| a <= b)
+                    } else if op.starts_with("==") {
+                        (2, |a, b| a == b)
+                    } else if op.starts_with('>') {
+                        (1, |a, b| a > b)
+                    } else if op.starts_with('<') {
+                        (1, |a, b| a < b)
+                    } else {
+                        (1, |a, b| a == b)
+                    };
                     let b = self.term(&op[op_len..]);
                     cmp(a, b)
                 } else {
@@ -684,7 +685,12 @@ impl Roff {
     fn conditional(&mut self, value: bool, body: &str) {
         let body = body.trim_start();
         let (block, body) = match body.strip_prefix("\\{") {
-            Some(rest) => (true, rest.strip_prefix("\\").map(|r| r.trim_start()).unwrap_or(rest)),
+            Some(rest) => (
+                true,
+                rest.strip_prefix("\\")
+                    .map(|r| r.trim_start())
+                    .unwrap_or(rest),
+            ),
             None => (false, body),
         };
         if value {
@@ -724,8 +730,10 @@ impl Roff {
                 }
             }
             "SH" | "SS" | "Sh" | "Ss" => {
-                let args: Vec<String> =
-                    split_args(args_raw).iter().map(|a| self.text_of(a)).collect();
+                let args: Vec<String> = split_args(args_raw)
+                    .iter()
+                    .map(|a| self.text_of(a))
+                    .collect();
                 if args.is_empty() {
                     self.break_line();
                     self.heading_next = true;
@@ -785,7 +793,11 @@ impl Roff {
             }
             "de" | "de1" | "am" | "am1" | "dei" | "ami" | "ig" => {
                 let args = split_args(args_raw);
-                let end = if name == "ig" { args.first() } else { args.get(1) };
+                let end = if name == "ig" {
+                    args.first()
+                } else {
+                    args.get(1)
+                };
                 self.skip_until = Some(match end {
                     Some(e) => format!(".{e}"),
                     None => "..".to_string(),
@@ -849,15 +861,19 @@ impl Roff {
             }
             "YS" => self.paragraph(),
             "OP" => {
-                let args: Vec<String> =
-                    split_args(args_raw).iter().map(|a| self.text_of(a)).collect();
+                let args: Vec<String> = split_args(args_raw)
+                    .iter()
+                    .map(|a| self.text_of(a))
+                    .collect();
                 if !args.is_empty() {
                     self.word(&format!("[{}]", args.join(" ")));
                 }
             }
             "MR" => {
-                let args: Vec<String> =
-                    split_args(args_raw).iter().map(|a| self.text_of(a)).collect();
+                let args: Vec<String> = split_args(args_raw)
+                    .iter()
+                    .map(|a| self.text_of(a))
+                    .collect();
                 if let Some(page) = args.first() {
                     let sec = args.get(1).cloned().unwrap_or_default();
                     let tail = args.get(2).cloned().unwrap_or_default();
@@ -935,9 +951,8 @@ impl Roff {
                         if !text.is_empty() {
                             self.append(&text);
                         }
-                        if !extended && kind != ListKind::Column {
-                            self.break_line();
-                        } else if kind == ListKind::Column {
+                        // An extended tag (`.It ... Xo`) goes on until `.Xc`.
+                        if !extended || kind == ListKind::Column {
                             self.break_line();
                         }
                     }
@@ -1351,9 +1366,11 @@ impl Roff {
             }
             let text = self.text_of(part);
             let text = text.trim();
-            table
-                .cells
-                .push(if text == "_" || text == "=" { String::new() } else { text.to_string() });
+            table.cells.push(if text == "_" || text == "=" {
+                String::new()
+            } else {
+                text.to_string()
+            });
         }
         if !table.in_block {
             self.finish_row(&mut table);
@@ -1467,7 +1484,10 @@ mod tests {
         let doc = load(Path::new("x.1"), src.as_bytes()).unwrap();
         (
             doc.title,
-            doc.sections.into_iter().map(|s| (s.heading, s.text)).collect(),
+            doc.sections
+                .into_iter()
+                .map(|s| (s.heading, s.text))
+                .collect(),
         )
     }
 
@@ -1490,8 +1510,14 @@ mod tests {
         let (title, sections) = text(src);
         assert_eq!(title.as_deref(), Some("ssh-add(1)"));
         assert_eq!(sections[0].1, "NAME\n\nssh-add - adds identities");
-        assert_eq!(sections[1].1, "SYNOPSIS\n\nssh-add [-cDd] [-E fingerprint_hash]");
-        assert_eq!(sections[2].1, "DESCRIPTION\n\n-c\nConfirm, see ssh-agent(1).");
+        assert_eq!(
+            sections[1].1,
+            "SYNOPSIS\n\nssh-add [-cDd] [-E fingerprint_hash]"
+        );
+        assert_eq!(
+            sections[2].1,
+            "DESCRIPTION\n\n-c\nConfirm, see ssh-agent(1)."
+        );
     }
 
     #[test]

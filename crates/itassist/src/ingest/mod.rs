@@ -34,18 +34,37 @@ pub(crate) use normalize::{clean_text, SectionBuilder};
 
 /// File extensions itassist can ingest (lowercase, without the dot).
 ///
-/// Man pages are also recognised with a suffix after the section number (`.3ssl`, `.1x`),
-/// and any of these compressed with gzip (`ls.1.gz`).
+/// Also read when named explicitly: man pages with a suffix after the section number
+/// (`.3ssl`, `.1x`), the textual extensions `.log`, `.conf`, `.cfg`, `.ini`, `.yaml`,
+/// `.yml`, `.toml`, files without an extension, and any of these compressed with gzip
+/// (`ls.1.gz`); see [`is_supported_name`].
 pub const SUPPORTED_EXTENSIONS: &[&str] = &[
-    "pdf", "html", "htm", "xhtml", "md", "markdown", "rst", "txt", "text", "1", "2", "3", "4",
-    "5", "6", "7", "8", "9", "man", "docx", "odt", "ods", "epub", "csv", "tsv", "json", "png",
-    "jpg", "jpeg", "tif", "tiff", "log", "conf", "cfg", "ini", "yaml", "yml", "toml",
+    "pdf", "html", "htm", "xhtml", "md", "markdown", "rst", "txt", "text", "1", "2", "3", "4", "5",
+    "6", "7", "8", "9", "man", "docx", "odt", "ods", "epub", "csv", "tsv", "json", "png", "jpg",
+    "jpeg", "tif", "tiff",
 ];
 
-/// Extensions read as plain text (besides `txt` and `text`).
+/// Extensions read as plain text.
 const TEXTUAL_EXTENSIONS: &[&str] = &[
     "txt", "text", "log", "conf", "cfg", "ini", "yaml", "yml", "toml",
 ];
+
+/// Whether a file name has an extension itassist reads: one of [`SUPPORTED_EXTENSIONS`], a
+/// man page section with a suffix (`.3ssl`), a textual extension (`.log`, `.conf`, ...),
+/// or one of these followed by `.gz`. Files without an extension are not included (they
+/// are read as text only when named explicitly).
+pub fn is_supported_name(path: &Path) -> bool {
+    let path = match extension(path).as_deref() {
+        Some("gz") => path.with_extension(""),
+        _ => path.to_path_buf(),
+    };
+    match extension(&path) {
+        Some(ext) => {
+            SUPPORTED_EXTENSIONS.contains(&ext.as_str()) || format_from_extension(&ext).is_some()
+        }
+        None => false,
+    }
+}
 
 /// Largest decompressed size accepted for a gzip-compressed document.
 const MAX_GUNZIPPED_BYTES: u64 = 256 * 1024 * 1024;
@@ -237,7 +256,10 @@ fn sniff(head: &[u8]) -> Magic {
         (b"GIF87a", "GIF image"),
         (b"GIF89a", "GIF image"),
         (b"BM", "BMP image"),
-        (b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", "legacy Microsoft Office (OLE2) document"),
+        (
+            b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1",
+            "legacy Microsoft Office (OLE2) document",
+        ),
         (b"{\\rtf", "RTF document"),
         (b"7z\xBC\xAF\x27\x1C", "7-Zip archive"),
         (b"Rar!", "RAR archive"),
@@ -346,7 +368,10 @@ fn looks_like_roff(head: &[u8]) -> bool {
 
 fn looks_like_html(head: &[u8]) -> bool {
     let text = String::from_utf8_lossy(&head[..head.len().min(2048)]);
-    let start = text.trim_start_matches('\u{feff}').trim_start().to_ascii_lowercase();
+    let start = text
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .to_ascii_lowercase();
     start.starts_with("<!doctype html")
         || start.starts_with("<html")
         || (start.starts_with("<?xml") && start.contains("<html"))
@@ -473,11 +498,16 @@ pub fn detect_format(path: &Path, head: &[u8]) -> Result<Format> {
                     None if extension(&inner).is_none() => Ok(Format::Text),
                     None => Err(unsupported(format!(
                         "gzip-compressed {}",
-                        extension(&inner).map(|e| format!(".{e} file")).unwrap_or_default()
+                        extension(&inner)
+                            .map(|e| format!(".{e} file"))
+                            .unwrap_or_default()
                     ))),
                 }
             } else {
-                Err(unsupported(format!("gzip-compressed file ({})", ext_detail())))
+                Err(unsupported(format!(
+                    "gzip-compressed file ({})",
+                    ext_detail()
+                )))
             }
         }
         Magic::OtherBinary(name) => Err(unsupported(format!("{name} ({})", ext_detail()))),
@@ -699,9 +729,23 @@ mod tests {
         assert_eq!(doc.title.as_deref(), Some("GZTEST(1)"));
         assert_eq!(doc.text(), "NAME\n\ngztest - a compressed page");
         // A damaged archive names the .gz file.
-        let err = load_bytes(Path::new("bad.1.gz"), &gz[..gz.len() / 2], &LoadOptions::default())
-            .unwrap_err();
+        let err = load_bytes(
+            Path::new("bad.1.gz"),
+            &gz[..gz.len() / 2],
+            &LoadOptions::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("bad.1.gz"), "{err}");
+    }
+
+    #[test]
+    fn supported_names() {
+        for name in ["a.pdf", "ls.1.gz", "x.3ssl", "app.log", "B.DOCX", "s.tsv"] {
+            assert!(is_supported_name(Path::new(name)), "{name}");
+        }
+        for name in ["tool.exe", "README", "a.gz", "x.py", "archive.tar.gz"] {
+            assert!(!is_supported_name(Path::new(name)), "{name}");
+        }
     }
 
     #[test]

@@ -52,8 +52,14 @@ pub(crate) fn clean_text(raw: &str) -> String {
             // NFKC maps the no-break space to a space; other spaces too.
             c if c.is_control() => {}
             // Soft hyphen, zero-width characters, BOM, bidi marks, invisible operators.
-            '\u{AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{FFFE}' | '\u{FFFF}' => {}
+            '\u{AD}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{FFFE}'
+            | '\u{FFFF}' => {}
             c => line.push(c),
         }
         prev_cr = false;

@@ -46,7 +46,10 @@ impl Drop for TempDir {
 
 /// Runs a program; a program that cannot be found becomes [`Error::OcrUnavailable`].
 fn run(path: &Path, program: &Path, command: &mut Command) -> Result<Output> {
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     match command.output() {
         Ok(output) => Ok(output),
         Err(e)
@@ -67,7 +70,11 @@ fn run(path: &Path, program: &Path, command: &mut Command) -> Result<Output> {
 
 fn failure(path: &Path, program: &Path, output: &Output) -> Error {
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let message: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).take(5).collect();
+    let message: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(5)
+        .collect();
     Error::OcrFailed {
         path: path.to_path_buf(),
         reason: format!(
@@ -172,7 +179,8 @@ pub(crate) fn load_image(
     })
 }
 
-/// Renders the given PDF pages with `pdftoppm` and reads them with Tesseract.
+/// Renders the given PDF pages with `pdftoppm` and reads them with Tesseract, several
+/// pages at a time (one per core).
 ///
 /// Returns the text of each page, in the order asked.
 pub(crate) fn ocr_pdf_pages(
@@ -187,30 +195,74 @@ pub(crate) fn ocr_pdf_pages(
         path: Some(path.to_path_buf()),
         source: e,
     })?;
-    let dpi = options.ocr_dpi.clamp(50, 1200).to_string();
-    let mut results = Vec::with_capacity(pages.len());
-    for &page in pages {
-        let prefix = dir.path().join(format!("page-{page}"));
-        let n = page.to_string();
-        let mut command = Command::new(&options.pdftoppm);
-        command
-            .args(["-r", &dpi, "-f", &n, "-l", &n, "-png", "-singlefile"])
-            .arg(&input)
-            .arg(&prefix);
-        let output = run(path, &options.pdftoppm, &mut command)?;
-        if !output.status.success() {
-            return Err(failure(path, &options.pdftoppm, &output));
-        }
-        let image = prefix.with_extension("png");
-        if !image.exists() {
-            return Err(Error::OcrFailed {
-                path: path.to_path_buf(),
-                reason: format!("{} wrote no image for page {page}", options.pdftoppm.display()),
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
+        .min(pages.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let results: std::sync::Mutex<Vec<(usize, Result<String>)>> = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= pages.len() || failed.load(Ordering::Relaxed) {
+                    break;
+                }
+                let result = ocr_pdf_page(path, dir.path(), &input, pages[i], options);
+                if result.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                if let Ok(mut r) = results.lock() {
+                    r.push((i, result));
+                }
             });
         }
-        let text = tesseract(path, &image, options)?;
-        let _ = std::fs::remove_file(&image);
-        results.push((page, text));
+    });
+    let mut results = results
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    results.sort_by_key(|(i, _)| *i);
+    // The first error in page order, if any.
+    let mut out = Vec::with_capacity(results.len());
+    for (i, result) in results {
+        out.push((pages[i], result?));
     }
-    Ok(results)
+    Ok(out)
+}
+
+/// Renders one page and reads it.
+fn ocr_pdf_page(
+    path: &Path,
+    dir: &Path,
+    input: &Path,
+    page: u32,
+    options: &LoadOptions,
+) -> Result<String> {
+    let dpi = options.ocr_dpi.clamp(50, 1200).to_string();
+    let prefix = dir.join(format!("page-{page}"));
+    let n = page.to_string();
+    let mut command = Command::new(&options.pdftoppm);
+    command
+        .args(["-r", &dpi, "-f", &n, "-l", &n, "-png", "-singlefile"])
+        .arg(input)
+        .arg(&prefix);
+    let output = run(path, &options.pdftoppm, &mut command)?;
+    if !output.status.success() {
+        return Err(failure(path, &options.pdftoppm, &output));
+    }
+    let image = prefix.with_extension("png");
+    if !image.exists() {
+        return Err(Error::OcrFailed {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{} wrote no image for page {page}",
+                options.pdftoppm.display()
+            ),
+        });
+    }
+    let text = tesseract(path, &image, options);
+    let _ = std::fs::remove_file(&image);
+    text
 }

@@ -372,7 +372,9 @@ pub(crate) fn load_docx(path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
     xml::parse(path, "docx", &document, |event| {
         // Alternate content is given twice (a modern choice and a fallback); deleted text
         // and field instructions are not shown.
-        if skip.inside(&event, |n| matches!(n, "Fallback" | "delText" | "instrText")) {
+        if skip.inside(&event, |n| {
+            matches!(n, "Fallback" | "delText" | "instrText")
+        }) {
             return;
         }
         match &event {
@@ -529,7 +531,10 @@ fn odf_heading_level(styles: &HashMap<String, OdfStyle>, name: &str) -> Option<u
     let mut current = Some(name.to_string());
     for _ in 0..10 {
         let style = styles.get(current.as_deref()?)?;
-        if let Some(level) = style.outline.or_else(|| level_in_style_name(&style.display)) {
+        if let Some(level) = style
+            .outline
+            .or_else(|| level_in_style_name(&style.display))
+        {
             return Some(level);
         }
         current = style.parent.clone();
@@ -550,7 +555,9 @@ fn load_odf(path: &Path, bytes: &[u8], format: Format, sheets: bool) -> Result<L
         .and_then(|m| meta_title(path, name, &m));
     let mut styles: HashMap<String, OdfStyle> = HashMap::new();
     if let Ok(Some(common)) = xml::read_entry(&mut archive, path, name, "styles.xml") {
-        let _ = xml::parse(path, name, &common, |event| record_odf_style(&event, &mut styles));
+        let _ = xml::parse(path, name, &common, |event| {
+            record_odf_style(&event, &mut styles)
+        });
     }
 
     let mut asm = Assembler::new();
@@ -591,7 +598,8 @@ fn load_odf(path: &Path, bytes: &[u8], format: Format, sheets: bool) -> Result<L
                         }
                         p.title = event.attr("style-name").is_some_and(|s| {
                             s == "Title"
-                                || styles.get(s).and_then(|st| st.parent.as_deref()) == Some("Title")
+                                || styles.get(s).and_then(|st| st.parent.as_deref())
+                                    == Some("Title")
                         });
                         if pending_bullet {
                             p.prefix = "- ";
@@ -795,7 +803,10 @@ mod tests {
 
     #[test]
     fn resolves_epub_hrefs() {
-        assert_eq!(resolve_href("OEBPS", "text/ch%201.xhtml#x"), "OEBPS/text/ch 1.xhtml");
+        assert_eq!(
+            resolve_href("OEBPS", "text/ch%201.xhtml#x"),
+            "OEBPS/text/ch 1.xhtml"
+        );
         assert_eq!(resolve_href("OEBPS/a", "../b.xhtml"), "OEBPS/b.xhtml");
         assert_eq!(resolve_href("", "c.xhtml"), "c.xhtml");
         assert_eq!(percent_decode("a%2"), "a%2");

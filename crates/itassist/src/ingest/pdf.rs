@@ -79,10 +79,17 @@ impl OutputDev for PageCollector {
         let size = (font_size * up).abs();
         let advance = width * font_size;
         let (x, y) = (trm.m31, trm.m32);
-        let dir = if along > 0.0 { (ax / along, ay / along) } else { (1.0, 0.0) };
+        let dir = if along > 0.0 {
+            (ax / along, ay / along)
+        } else {
+            (1.0, 0.0)
+        };
         let end_x = x + advance * ax;
         let end_y = y + advance * ay;
-        if ![x, y, end_x, end_y, size, dir.0, dir.1].iter().all(|v| v.is_finite()) {
+        if ![x, y, end_x, end_y, size, dir.0, dir.1]
+            .iter()
+            .all(|v| v.is_finite())
+        {
             return Ok(());
         }
         self.current.push(Glyph {
@@ -169,8 +176,7 @@ fn dehyphenate(text: &str) -> String {
         let mut current = line.trim_end().to_string();
         loop {
             let mut rev = current.chars().rev();
-            let hyphenated =
-                rev.next() == Some('-') && rev.next().is_some_and(char::is_alphabetic);
+            let hyphenated = rev.next() == Some('-') && rev.next().is_some_and(char::is_alphabetic);
             let next_lower = lines
                 .peek()
                 .and_then(|n| n.trim_start().chars().next())
@@ -379,21 +385,28 @@ fn fix_cmap(cmap: &[u8]) -> Option<Vec<u8>> {
                 .filter(|t| !t.is_empty())
                 .collect();
             let wanted = if mode == Mode::Char { 2 } else { 3 };
-            if hexes.len() == wanted && hexes.iter().all(|h| h.chars().all(|c| c.is_ascii_hexdigit())) {
+            if hexes.len() == wanted
+                && hexes
+                    .iter()
+                    .all(|h| h.chars().all(|c| c.is_ascii_hexdigit()))
+            {
                 let mut dst = hexes[wanted - 1].to_string();
-                if dst.len() % 4 == 0 && (mode == Mode::Char || dst.len() <= 8) {
+                if dst.len().is_multiple_of(4) && (mode == Mode::Char || dst.len() <= 8) {
                     out.push_str(line);
                     out.push('\n');
                     continue;
                 }
                 changed = true;
-                while dst.len() % 4 != 0 {
+                while !dst.len().is_multiple_of(4) {
                     dst.insert(0, '0');
                 }
                 if mode == Mode::Range && dst.len() > 8 {
                     continue;
                 }
-                let src: Vec<String> = hexes[..wanted - 1].iter().map(|h| format!("<{h}>")).collect();
+                let src: Vec<String> = hexes[..wanted - 1]
+                    .iter()
+                    .map(|h| format!("<{h}>"))
+                    .collect();
                 out.push_str(&format!("{} <{dst}>\n", src.join(" ")));
                 continue;
             }
@@ -449,7 +462,8 @@ fn repair_to_unicode_cmaps(doc: &mut Document) {
             Object::Stream(s) => &mut s.dict,
             _ => continue,
         };
-        let is_broken = matches!(dict.get(b"ToUnicode"), Ok(Object::Reference(id)) if broken.contains(id));
+        let is_broken =
+            matches!(dict.get(b"ToUnicode"), Ok(Object::Reference(id)) if broken.contains(id));
         if is_broken {
             dict.remove(b"ToUnicode");
         }
@@ -483,7 +497,9 @@ fn xobject_ids(doc: &Document, resources: &Object) -> Vec<pdf_extract::ObjectId>
 /// Does a content stream use the `Do` operator?
 fn invokes_xobjects(content: &[u8]) -> bool {
     content.windows(4).any(|w| {
-        w[0].is_ascii_whitespace() && &w[1..3] == b"Do" && (w[3].is_ascii_whitespace() || w[3] == b'%')
+        w[0].is_ascii_whitespace()
+            && &w[1..3] == b"Do"
+            && (w[3].is_ascii_whitespace() || w[3] == b'%')
     }) || content.ends_with(b" Do")
 }
 
@@ -506,12 +522,17 @@ fn break_xobject_cycles(doc: &mut Document) {
             resource_sets.push(xobject_ids(doc, resources));
         }
         if let Object::Stream(stream) = object {
-            let is_form = matches!(stream.dict.get(b"Subtype"), Ok(Object::Name(n)) if n == b"Form");
+            let is_form =
+                matches!(stream.dict.get(b"Subtype"), Ok(Object::Name(n)) if n == b"Form");
             if is_form {
                 let content = stream
                     .decompressed_content()
                     .unwrap_or_else(|_| stream.content.clone());
-                let own = stream.dict.get(b"Resources").ok().map(|r| xobject_ids(doc, r));
+                let own = stream
+                    .dict
+                    .get(b"Resources")
+                    .ok()
+                    .map(|r| xobject_ids(doc, r));
                 if invokes_xobjects(&content) {
                     forms.insert(id, Some(own.unwrap_or_default()));
                     if stream.dict.get(b"Resources").is_err() {
@@ -536,7 +557,13 @@ fn break_xobject_cycles(doc: &mut Document) {
                     .copied()
                     .collect(),
             };
-            (id, targets.into_iter().filter(|t| forms.contains_key(t)).collect())
+            (
+                id,
+                targets
+                    .into_iter()
+                    .filter(|t| forms.contains_key(t))
+                    .collect(),
+            )
         })
         .collect();
     // Iterative depth-first search; a form reached again while on the path is on a cycle.
@@ -595,7 +622,9 @@ fn repair_page_tree(doc: &mut Document, pages: impl Iterator<Item = pdf_extract:
             if dict.get(b"MediaBox").is_ok_and(|m| {
                 m.as_array().is_ok_and(|a| a.len() == 4)
                     || m.as_reference().is_ok_and(|r| {
-                        doc.get_object(r).and_then(Object::as_array).is_ok_and(|a| a.len() == 4)
+                        doc.get_object(r)
+                            .and_then(Object::as_array)
+                            .is_ok_and(|a| a.len() == 4)
                     })
             }) {
                 has_media_box = true;
@@ -616,10 +645,7 @@ fn repair_page_tree(doc: &mut Document, pages: impl Iterator<Item = pdf_extract:
         }
         if !has_media_box {
             if let Ok(dict) = doc.get_dictionary_mut(page) {
-                dict.set(
-                    "MediaBox",
-                    vec![0.into(), 0.into(), 612.into(), 792.into()],
-                );
+                dict.set("MediaBox", vec![0.into(), 0.into(), 612.into(), 792.into()]);
             }
         }
     }
@@ -654,7 +680,10 @@ fn page_has_images(doc: &Document, page_id: pdf_extract::ObjectId) -> bool {
             }
         }
         doc.get_page_content(page_id)
-            .map(|c| c.windows(3).any(|w| w == b"BI\n" || w == b"BI " || w == b"BI\r"))
+            .map(|c| {
+                c.windows(3)
+                    .any(|w| w == b"BI\n" || w == b"BI " || w == b"BI\r")
+            })
             .unwrap_or(false)
     }));
     found.unwrap_or(false)
@@ -690,7 +719,9 @@ fn pdf_title(doc: &Document) -> Option<String> {
 /// A PDF text string: UTF-16BE with a BOM, UTF-8 with a BOM, else PDFDocEncoding (~Latin-1).
 fn decode_pdf_string(bytes: &[u8]) -> String {
     if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
-        let units = rest.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]));
+        let units = rest
+            .chunks_exact(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]));
         return char::decode_utf16(units)
             .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
             .collect();

@@ -51,7 +51,7 @@ pub(crate) fn load_csv(path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| Error::corrupt(path, "csv", e))?;
         if i == 0 {
-            headers = record.iter().map(|h| super::one_line(h)).collect();
+            headers = record.iter().map(super::one_line).collect();
             continue;
         }
         let mut fields = Vec::new();
@@ -143,12 +143,9 @@ pub(crate) fn load_json(path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
     let text = super::decode_text(bytes);
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| Error::corrupt(path, "json", e))?;
-    let title = ["title", "Title", "name", "Name"].iter().find_map(|k| {
-        value
-            .get(k)
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    });
+    let title = ["title", "Title", "name", "Name"]
+        .iter()
+        .find_map(|k| value.get(k).and_then(|v| v.as_str()).map(str::to_string));
     let mut out = String::new();
     flatten(&value, "", &mut out, 0);
     Ok(LoadedDocument {
@@ -172,7 +169,10 @@ mod tests {
     fn csv_rows_are_self_describing() {
         let csv = b"id,name,notes\n1,\"Smith, J\",\n2,Doe,\"two\nlines\"\n";
         let doc = load_csv(Path::new("a.csv"), csv).unwrap();
-        assert_eq!(doc.sections[0].text, "id: 1; name: Smith, J\nid: 2; name: Doe; notes: two lines");
+        assert_eq!(
+            doc.sections[0].text,
+            "id: 1; name: Smith, J\nid: 2; name: Doe; notes: two lines"
+        );
     }
 
     #[test]
@@ -184,6 +184,9 @@ mod tests {
         let text = &doc.sections[0].text;
         assert!(text.contains("items[0].a: 1\n\nitems[1].a: true"), "{text}");
         assert!(text.lines().any(|l| l == "name: X"), "{text}");
-        assert!(!text.contains("items[0].b") && !text.contains("null"), "{text}");
+        assert!(
+            !text.contains("items[0].b") && !text.contains("null"),
+            "{text}"
+        );
     }
 }

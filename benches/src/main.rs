@@ -1,0 +1,391 @@
+//! `itassist-bench`: end-to-end figures of itassist on real documents.
+//!
+//! ```text
+//! itassist-bench ingest [--corpus DIR]... [--queries N] [--out DIR]
+//! ```
+//! ingests the corpus into a fresh index and measures, in one run:
+//! ingest throughput (pages/s, chunks/s, tokens/s, MB/s), the pure-embedding throughput of the
+//! same chunks and the ratio between them, peak RSS during ingest, the time to re-ingest the
+//! unchanged corpus, index size on disk, search latency (p50/p95/p99 over N queries) and
+//! recall@10 of the arroy tree search against exact search on the real embeddings.
+//! It prints a Markdown table and writes `ingest.json` and `ingest.md` to `--out`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use itassist::{Assistant, Config, IngestEvent};
+use serde::Serialize;
+
+#[derive(Debug, Parser)]
+#[command(name = "itassist-bench", about = "Benchmarks of itassist on real documents")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Ingest throughput, embedding throughput, search latency and recall.
+    Ingest {
+        /// Folders or files to ingest [default: ../shared/corpus/debdocs/pdf].
+        #[arg(long)]
+        corpus: Vec<PathBuf>,
+        /// Number of search queries to time.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        /// Where to write ingest.json and ingest.md.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Local embedding model directory [env: ITASSIST_MODEL_DIR].
+        #[arg(long)]
+        model_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Serialize)]
+struct IngestFigures {
+    corpus: Vec<String>,
+    machine: Machine,
+    files: usize,
+    failed: usize,
+    pages: u64,
+    chunks: u64,
+    tokens: u64,
+    megabytes: f64,
+    ingest_seconds: f64,
+    pages_per_second: f64,
+    chunks_per_second: f64,
+    tokens_per_second: f64,
+    megabytes_per_second: f64,
+    embedding_seconds_in_pipeline: f64,
+    pure_embedding_seconds: f64,
+    pure_embedding_chunks_per_second: f64,
+    pipeline_to_pure_embedding_ratio: f64,
+    peak_rss_mib_during_ingest: f64,
+    reingest_unchanged_seconds: f64,
+    index_disk_mib: f64,
+    search_queries: usize,
+    search_p50_ms: f64,
+    search_p95_ms: f64,
+    search_p99_ms: f64,
+    tree_search_p50_ms: f64,
+    tree_search_p95_ms: f64,
+    tree_recall_at_10: f64,
+    tree_oversampling: usize,
+    tree_count: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct Machine {
+    cpus: usize,
+    cpu_model: String,
+    memory_gib: f64,
+}
+
+fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu_model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let memory_kib: f64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    Machine {
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        cpu_model,
+        memory_gib: memory_kib / 1048576.0,
+    }
+}
+
+/// Peak resident set size of this process so far, in MiB (Linux `VmHWM`).
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}
+
+fn per_second(count: f64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count / seconds
+    } else {
+        0.0
+    }
+}
+
+fn default_corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/debdocs/pdf")
+}
+
+fn run_ingest(
+    corpus: Vec<PathBuf>,
+    queries: usize,
+    out: Option<PathBuf>,
+    model_dir: Option<PathBuf>,
+) -> itassist::Result<()> {
+    let corpus = if corpus.is_empty() {
+        vec![default_corpus()]
+    } else {
+        corpus
+    };
+    let tmp = tempfile::tempdir().map_err(|e| itassist::Error::io("temporary directory", e))?;
+    let mut config = Config::new(tmp.path().join("index"));
+    if let Some(dir) = model_dir {
+        config.embedding.model_dir = Some(dir);
+    }
+    let assistant = Assistant::open(config.clone())?;
+
+    eprintln!("ingesting {corpus:?} ...");
+    let progress = |event: &IngestEvent| {
+        if let IngestEvent::File(file) = event {
+            eprintln!("  {} {}", file.status.label(), file.path.display());
+        }
+    };
+    let report = assistant.ingest_with_progress(&corpus, &progress)?;
+    let peak_rss = peak_rss_mib();
+    let t = &report.totals;
+    let ingest_seconds = t.elapsed.as_secs_f64();
+
+    eprintln!("re-ingesting the unchanged corpus ...");
+    let started = Instant::now();
+    let again = assistant.ingest(&corpus)?;
+    let reingest = started.elapsed().as_secs_f64();
+    assert_eq!(again.totals.chunks, 0, "an unchanged corpus must not be re-embedded");
+
+    // The same chunks, embedded alone, in the same process and batch size.
+    eprintln!("embedding the same chunks alone ...");
+    let index = assistant.index();
+    let mut texts = Vec::new();
+    for doc in assistant.documents()? {
+        for id in doc.chunk_ids() {
+            if let Some(chunk) = index.chunk(id)? {
+                texts.push(chunk.text);
+            }
+        }
+    }
+    let batch = config.embedding.batch_size;
+    let started = Instant::now();
+    for part in texts.chunks(batch) {
+        let refs: Vec<&str> = part.iter().map(String::as_str).collect();
+        assistant.embed(&refs)?;
+    }
+    let pure_seconds = started.elapsed().as_secs_f64();
+    let pure_rate = per_second(texts.len() as f64, pure_seconds);
+    let pipeline_rate = per_second(t.chunks as f64, ingest_seconds);
+
+    // Queries: the opening words of chunks spread over the corpus.
+    let step = (texts.len() / queries.max(1)).max(1);
+    let query_texts: Vec<String> = texts
+        .iter()
+        .step_by(step)
+        .take(queries)
+        .map(|t| t.split_whitespace().take(10).collect::<Vec<_>>().join(" "))
+        .collect();
+
+    eprintln!("timing {} searches ...", query_texts.len());
+    let mut latencies = Vec::new();
+    for q in &query_texts {
+        let started = Instant::now();
+        assistant.search(q, 10)?;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+
+    // Tree search against exact search on the same query vectors.
+    let mut tree_config = config.clone();
+    tree_config.retrieval.exact_search_below = 0;
+    drop(assistant);
+    let tree = Assistant::open(tree_config.clone())?;
+    let mut tree_latencies = Vec::new();
+    let mut hits = 0usize;
+    let mut wanted = 0usize;
+    for q in &query_texts {
+        let vector = tree.embed(&[q.as_str()])?.remove(0);
+        let exact: Vec<u32> = tree
+            .index()
+            .exact_nearest_all(&vector, 10)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let started = Instant::now();
+        let found = tree.index().nearest(
+            &vector,
+            10,
+            0,
+            tree_config.retrieval.oversampling,
+        )?;
+        tree_latencies.push(started.elapsed());
+        hits += found.iter().filter(|(id, _)| exact.contains(id)).count();
+        wanted += exact.len();
+    }
+    tree_latencies.sort();
+    let stats = tree.stats()?;
+
+    let figures = IngestFigures {
+        corpus: corpus.iter().map(|p| p.display().to_string()).collect(),
+        machine: machine(),
+        files: report.files.len(),
+        failed: t.failed,
+        pages: t.pages,
+        chunks: t.chunks,
+        tokens: t.tokens,
+        megabytes: t.bytes as f64 / 1e6,
+        ingest_seconds,
+        pages_per_second: per_second(t.pages as f64, ingest_seconds),
+        chunks_per_second: pipeline_rate,
+        tokens_per_second: per_second(t.tokens as f64, ingest_seconds),
+        megabytes_per_second: per_second(t.bytes as f64 / 1e6, ingest_seconds),
+        embedding_seconds_in_pipeline: t.embedding_time.as_secs_f64(),
+        pure_embedding_seconds: pure_seconds,
+        pure_embedding_chunks_per_second: pure_rate,
+        pipeline_to_pure_embedding_ratio: if pure_rate > 0.0 {
+            pipeline_rate / pure_rate
+        } else {
+            0.0
+        },
+        peak_rss_mib_during_ingest: peak_rss,
+        reingest_unchanged_seconds: reingest,
+        index_disk_mib: stats.disk_bytes as f64 / 1048576.0,
+        search_queries: query_texts.len(),
+        search_p50_ms: percentile(&latencies, 50.0),
+        search_p95_ms: percentile(&latencies, 95.0),
+        search_p99_ms: percentile(&latencies, 99.0),
+        tree_search_p50_ms: percentile(&tree_latencies, 50.0),
+        tree_search_p95_ms: percentile(&tree_latencies, 95.0),
+        tree_recall_at_10: if wanted > 0 {
+            hits as f64 / wanted as f64
+        } else {
+            0.0
+        },
+        tree_oversampling: tree_config.retrieval.oversampling,
+        tree_count: tree_config.retrieval.n_trees,
+    };
+    let markdown = ingest_markdown(&figures);
+    println!("{markdown}");
+    if let Some(out) = out {
+        std::fs::create_dir_all(&out).map_err(|e| itassist::Error::io(&out, e))?;
+        let json = serde_json::to_string_pretty(&figures)
+            .map_err(|e| itassist::Error::InvalidInput(e.to_string()))?;
+        std::fs::write(out.join("ingest.json"), json)
+            .map_err(|e| itassist::Error::io(out.join("ingest.json"), e))?;
+        std::fs::write(out.join("ingest.md"), &markdown)
+            .map_err(|e| itassist::Error::io(out.join("ingest.md"), e))?;
+        eprintln!("wrote {}/ingest.json and ingest.md", out.display());
+    }
+    Ok(())
+}
+
+fn ingest_markdown(f: &IngestFigures) -> String {
+    let rows: Vec<(&str, String)> = vec![
+        ("corpus", f.corpus.join(", ")),
+        (
+            "machine",
+            format!(
+                "{} cores ({}), {:.0} GiB",
+                f.machine.cpus, f.machine.cpu_model, f.machine.memory_gib
+            ),
+        ),
+        (
+            "files / failed",
+            format!("{} / {}", f.files, f.failed),
+        ),
+        (
+            "pages / chunks / tokens",
+            format!("{} / {} / {}", f.pages, f.chunks, f.tokens),
+        ),
+        ("ingest time", format!("{:.1} s", f.ingest_seconds)),
+        (
+            "ingest throughput",
+            format!(
+                "{:.2} pages/s, {:.1} chunks/s, {:.0} tokens/s, {:.3} MB/s",
+                f.pages_per_second, f.chunks_per_second, f.tokens_per_second, f.megabytes_per_second
+            ),
+        ),
+        (
+            "pure embedding of the same chunks",
+            format!(
+                "{:.1} chunks/s ({:.1} s)",
+                f.pure_embedding_chunks_per_second, f.pure_embedding_seconds
+            ),
+        ),
+        (
+            "pipeline / pure embedding",
+            format!("{:.1}%", f.pipeline_to_pure_embedding_ratio * 100.0),
+        ),
+        (
+            "peak RSS during ingest",
+            format!("{:.0} MiB", f.peak_rss_mib_during_ingest),
+        ),
+        (
+            "re-ingest unchanged corpus",
+            format!("{:.2} s", f.reingest_unchanged_seconds),
+        ),
+        ("index size on disk", format!("{:.1} MiB", f.index_disk_mib)),
+        (
+            "search latency (embed + search, k=10)",
+            format!(
+                "p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms over {} queries",
+                f.search_p50_ms, f.search_p95_ms, f.search_p99_ms, f.search_queries
+            ),
+        ),
+        (
+            "arroy tree search alone",
+            format!(
+                "p50 {:.2} ms, p95 {:.2} ms ({} trees, oversampling {})",
+                f.tree_search_p50_ms, f.tree_search_p95_ms, f.tree_count, f.tree_oversampling
+            ),
+        ),
+        (
+            "tree recall@10 vs exact",
+            format!("{:.4}", f.tree_recall_at_10),
+        ),
+    ];
+    let mut md = String::from("| measure | value |\n|---|---|\n");
+    for (k, v) in rows {
+        md.push_str(&format!("| {k} | {v} |\n"));
+    }
+    md
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Ingest {
+            corpus,
+            queries,
+            out,
+            model_dir,
+        } => run_ingest(corpus, queries, out, model_dir),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error[{}]: {}", e.code(), e.display_chain());
+            std::process::ExitCode::from(2)
+        }
+    }
+}
