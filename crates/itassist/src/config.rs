@@ -232,6 +232,44 @@ pub struct RetrievalConfig {
     pub oversampling: usize,
     /// Number of arroy trees, fixed when the index is created.
     pub n_trees: usize,
+    /// How passages are ranked: by meaning, by keywords, or both fused.
+    pub mode: RetrievalMode,
+    /// BM25 parameters of the keyword search.
+    pub bm25: crate::keyword::Bm25,
+    /// Reciprocal-rank-fusion constant of hybrid search (larger flattens the ranks).
+    pub rrf_k: f32,
+    /// Weight of the keyword ranking in hybrid search (the dense ranking weighs 1).
+    pub keyword_weight: f32,
+    /// Candidates taken from each ranking before fusing (at least `k`).
+    pub fusion_candidates: usize,
+}
+
+/// How passages are ranked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RetrievalMode {
+    /// Nearest embedding vectors (meaning).
+    Dense,
+    /// BM25 over the words (exact terms, names, error codes).
+    Keyword,
+    /// Both rankings fused with reciprocal rank fusion.
+    #[default]
+    Hybrid,
+}
+
+impl std::str::FromStr for RetrievalMode {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "dense" => Ok(RetrievalMode::Dense),
+            "keyword" | "bm25" => Ok(RetrievalMode::Keyword),
+            "hybrid" => Ok(RetrievalMode::Hybrid),
+            other => Err(Error::InvalidInput(format!(
+                "unknown retrieval mode '{other}': use dense, keyword or hybrid"
+            ))),
+        }
+    }
 }
 
 impl Default for Config {
@@ -278,6 +316,11 @@ impl Default for RetrievalConfig {
             exact_search_below: 50_000,
             oversampling: 16,
             n_trees: 16,
+            mode: RetrievalMode::default(),
+            bm25: crate::keyword::Bm25::default(),
+            rrf_k: 60.0,
+            keyword_weight: 1.0,
+            fusion_candidates: 50,
         }
     }
 }

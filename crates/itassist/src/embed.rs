@@ -1,5 +1,6 @@
 //! Embeddings: the [`Embedder`] trait and its fastembed (ONNX Runtime) implementation.
 
+use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -98,8 +99,22 @@ pub struct FastEmbedder {
     dimensions: usize,
     max_tokens: usize,
     tokenizer: Tokenizer,
-    model: Mutex<TextEmbedding>,
+    model: ManuallyDrop<Mutex<TextEmbedding>>,
     batch_size: usize,
+    /// The process that created the ONNX session; see the `Drop` impl.
+    owner_pid: u32,
+}
+
+impl Drop for FastEmbedder {
+    fn drop(&mut self) {
+        // An ONNX Runtime session's worker threads do not exist in a child made by fork():
+        // tearing the session down there could wait on them forever. A child that drops an
+        // embedder inherited from its parent leaks it instead (and opens a new one).
+        if std::process::id() == self.owner_pid {
+            // SAFETY: `model` is never used again; this is the only place it is dropped.
+            unsafe { ManuallyDrop::drop(&mut self.model) };
+        }
+    }
 }
 
 impl std::fmt::Debug for FastEmbedder {
@@ -150,8 +165,9 @@ impl FastEmbedder {
             dimensions: 0,
             max_tokens: config.max_tokens,
             tokenizer,
-            model: Mutex::new(model),
+            model: ManuallyDrop::new(Mutex::new(model)),
             batch_size: config.batch_size.max(1),
+            owner_pid: std::process::id(),
         };
         let probe = embedder.embed(&["dimension probe"])?;
         embedder.dimensions = probe.first().map(Vec::len).unwrap_or(0);
@@ -257,6 +273,11 @@ impl Embedder for FastEmbedder {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());
+        }
+        if std::process::id() != self.owner_pid {
+            return Err(Error::Embedding {
+                reason: "this embedder was created before fork(): open a new one in the child process".into(),
+            });
         }
         let mut model = self.model.lock().map_err(|_| Error::Embedding {
             reason: "the embedding model was poisoned by an earlier panic".into(),

@@ -6,7 +6,9 @@
 //! - `sources`: source path or upload name -> document id;
 //! - `hashes`: sha256 of the content -> document id;
 //! - `chunks`: chunk id -> [`StoredChunk`] (chunk ids are arroy item ids);
-//! - `vectors`: the arroy database (cosine distance, index 0).
+//! - `vectors`: the arroy database (cosine distance, index 0);
+//! - `postings`: term + 0 + chunk id -> (term frequency, chunk length) for BM25;
+//! - `terms`: term -> number of chunks holding it.
 //!
 //! Every document is written in one write transaction (its record, chunks and vectors), so a
 //! crash leaves either the whole document or nothing. The arroy trees are rebuilt
@@ -19,13 +21,14 @@ use std::sync::{Arc, Mutex, Weak};
 
 use arroy::distances::Cosine;
 use heed::byteorder::BigEndian;
-use heed::types::{SerdeJson, Str, U32, U64};
+use heed::types::{Bytes, SerdeJson, Str, U32, U64};
 use heed::{Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::embed::dot;
+use crate::keyword::{self, Analyzer, Bm25};
 use crate::error::{Error, Result};
 use crate::ingest::Format;
 
@@ -38,6 +41,8 @@ type DocumentsDb = Database<'static, U64<BigEndian>, SerdeJson<Document>>;
 type ChunksDb = Database<'static, U32<BigEndian>, SerdeJson<StoredChunk>>;
 type LookupDb = Database<'static, Str, U64<BigEndian>>;
 type VectorsDb = arroy::Database<'static, Cosine>;
+type PostingsDb = Database<'static, Bytes, Bytes>;
+type TermsDb = Database<'static, Str, U64<BigEndian>>;
 
 /// What the index records about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +67,12 @@ pub struct IndexMeta {
     pub next_chunk_id: u32,
     /// itassist version that created the index.
     pub created_by: String,
+    /// Chunks in the keyword index.
+    #[serde(default)]
+    pub keyword_chunks: u64,
+    /// Sum of the chunks' lengths in keyword terms (for BM25's average length).
+    #[serde(default)]
+    pub keyword_terms: u64,
 }
 
 /// A document in the index.
@@ -164,11 +175,14 @@ struct Databases {
     hashes: LookupDb,
     chunks: ChunksDb,
     vectors: VectorsDb,
+    postings: PostingsDb,
+    terms: TermsDb,
 }
 
 /// The storage shared by every handle on one directory in this process.
 struct Shared {
     env: Env<WithoutTls>,
+    analyzer: Analyzer,
     dbs: Databases,
     data_dir: PathBuf,
     map_size: usize,
@@ -289,13 +303,23 @@ impl Index {
                 let hashes = opener.create_database(wtxn, Some("hashes"))?;
                 let chunks = opener.create_database(wtxn, Some("chunks"))?;
                 let vectors = opener.create_database(wtxn, Some("vectors"))?;
+                let postings = opener.create_database(wtxn, Some("postings"))?;
+                let terms = opener.create_database(wtxn, Some("terms"))?;
                 Ok::<_, heed::Error>(heed::CommitOrAbort::<_, ()>::Commit((
-                    meta, documents, sources, hashes, chunks, vectors,
+                    meta, documents, sources, hashes, chunks, vectors, postings, terms,
                 )))
             })
             .map_err(|e| open_error(canonical, e))?;
-        let heed::CommitOrAbort::Commit((meta, documents, sources, hashes, chunks, vectors)) =
-            committed
+        let heed::CommitOrAbort::Commit((
+            meta,
+            documents,
+            sources,
+            hashes,
+            chunks,
+            vectors,
+            postings,
+            terms,
+        )) = committed
         else {
             return Err(Error::Index {
                 reason: "creating the databases was aborted".into(),
@@ -309,9 +333,12 @@ impl Index {
             hashes,
             chunks,
             vectors,
+            postings,
+            terms,
         };
         let shared = Arc::new(Shared {
             env,
+            analyzer: Analyzer::default(),
             dbs,
             data_dir: canonical.to_path_buf(),
             map_size,
@@ -353,6 +380,8 @@ impl Index {
                     next_document_id: 1,
                     next_chunk_id: 0,
                     created_by: format!("itassist {}", env!("CARGO_PKG_VERSION")),
+                    keyword_chunks: 0,
+                    keyword_terms: 0,
                 };
                 shared
                     .dbs
@@ -519,7 +548,7 @@ impl Index {
             .map_err(|e| self.err(e))?
             .ok_or_else(|| self.missing_meta())?;
         if let Some(old_id) = replaces {
-            self.delete_in(&mut wtxn, old_id)?;
+            self.delete_in(&mut wtxn, old_id, &mut meta)?;
         }
         let chunk_count = u32::try_from(chunks.len())
             .ok()
@@ -534,6 +563,7 @@ impl Index {
         for (offset, (mut chunk, vector)) in chunks.into_iter().zip(&vectors).enumerate() {
             let chunk_id = document.first_chunk + offset as u32;
             chunk.document_id = document.id;
+            self.add_postings(&mut wtxn, chunk_id, &chunk.text, &mut meta)?;
             dbs.chunks
                 .put(&mut wtxn, &chunk_id, &chunk)
                 .map_err(|e| self.err(e))?;
@@ -586,13 +616,21 @@ impl Index {
     }
 
     /// Deletes a document's records and vectors inside `wtxn`; returns the record.
-    fn delete_in(&self, wtxn: &mut RwTxn<'_>, id: u64) -> Result<Option<Document>> {
+    fn delete_in(
+        &self,
+        wtxn: &mut RwTxn<'_>,
+        id: u64,
+        meta: &mut IndexMeta,
+    ) -> Result<Option<Document>> {
         let dbs = self.dbs();
         let Some(document) = dbs.documents.get(wtxn, &id).map_err(|e| self.err(e))? else {
             return Ok(None);
         };
         let writer = self.writer();
         for chunk_id in document.chunk_ids() {
+            if let Some(chunk) = dbs.chunks.get(wtxn, &chunk_id).map_err(|e| self.err(e))? {
+                self.remove_postings(wtxn, chunk_id, &chunk.text, meta)?;
+            }
             dbs.chunks
                 .delete(wtxn, &chunk_id)
                 .map_err(|e| self.err(e))?;
@@ -616,12 +654,121 @@ impl Index {
     /// transaction.
     pub fn remove_document(&self, id: u64) -> Result<Document> {
         let mut wtxn = self.write_txn()?;
+        let mut meta = self
+            .dbs()
+            .meta
+            .get(&wtxn, META_KEY)
+            .map_err(|e| self.err(e))?
+            .ok_or_else(|| self.missing_meta())?;
         let document = self
-            .delete_in(&mut wtxn, id)?
+            .delete_in(&mut wtxn, id, &mut meta)?
             .ok_or_else(|| Error::DocumentNotFound { id: id.to_string() })?;
+        self.dbs()
+            .meta
+            .put(&mut wtxn, META_KEY, &meta)
+            .map_err(|e| self.err(e))?;
         self.build_in(&mut wtxn)?;
         wtxn.commit().map_err(|e| self.err(e))?;
         Ok(document)
+    }
+
+    fn add_postings(
+        &self,
+        wtxn: &mut RwTxn<'_>,
+        chunk_id: u32,
+        text: &str,
+        meta: &mut IndexMeta,
+    ) -> Result<()> {
+        let dbs = self.dbs();
+        let (frequencies, len) = self.shared.analyzer.frequencies(text);
+        for (term, tf) in &frequencies {
+            let key = keyword::posting_key(term, chunk_id);
+            dbs.postings
+                .put(wtxn, &key, &keyword::posting_value(*tf, len))
+                .map_err(|e| self.err(e))?;
+            let df = dbs.terms.get(wtxn, term).map_err(|e| self.err(e))?.unwrap_or(0);
+            dbs.terms
+                .put(wtxn, term, &(df + 1))
+                .map_err(|e| self.err(e))?;
+        }
+        meta.keyword_chunks += 1;
+        meta.keyword_terms += u64::from(len);
+        Ok(())
+    }
+
+    fn remove_postings(
+        &self,
+        wtxn: &mut RwTxn<'_>,
+        chunk_id: u32,
+        text: &str,
+        meta: &mut IndexMeta,
+    ) -> Result<()> {
+        let dbs = self.dbs();
+        let (frequencies, len) = self.shared.analyzer.frequencies(text);
+        for term in frequencies.keys() {
+            let key = keyword::posting_key(term, chunk_id);
+            if !dbs.postings.delete(wtxn, &key).map_err(|e| self.err(e))? {
+                continue;
+            }
+            match dbs.terms.get(wtxn, term).map_err(|e| self.err(e))? {
+                Some(df) if df > 1 => dbs
+                    .terms
+                    .put(wtxn, term, &(df - 1))
+                    .map_err(|e| self.err(e))?,
+                _ => {
+                    dbs.terms.delete(wtxn, term).map_err(|e| self.err(e))?;
+                }
+            }
+        }
+        meta.keyword_chunks = meta.keyword_chunks.saturating_sub(1);
+        meta.keyword_terms = meta.keyword_terms.saturating_sub(u64::from(len));
+        Ok(())
+    }
+
+    /// The `k` chunks that best match `query` by BM25, best first, as `(chunk id, score)`.
+    pub fn keyword_nearest(&self, query: &str, k: usize, bm25: Bm25) -> Result<Vec<(u32, f32)>> {
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let rtxn = self.read_txn()?;
+        let dbs = self.dbs();
+        let meta = dbs
+            .meta
+            .get(&rtxn, META_KEY)
+            .map_err(|e| self.err(e))?
+            .ok_or_else(|| self.missing_meta())?;
+        if meta.keyword_chunks == 0 {
+            return Ok(Vec::new());
+        }
+        let avg_len = meta.keyword_terms as f32 / meta.keyword_chunks as f32;
+        let mut terms = self.shared.analyzer.terms(query);
+        terms.sort();
+        terms.dedup();
+        let mut scores: HashMap<u32, f32> = HashMap::new();
+        for term in &terms {
+            let Some(df) = dbs.terms.get(&rtxn, term).map_err(|e| self.err(e))? else {
+                continue;
+            };
+            let idf = bm25.idf(meta.keyword_chunks, df);
+            let prefix = keyword::posting_prefix(term);
+            for entry in dbs
+                .postings
+                .prefix_iter(&rtxn, &prefix)
+                .map_err(|e| self.err(e))?
+            {
+                let (key, value) = entry.map_err(|e| self.err(e))?;
+                let (Some(chunk), Some((tf, len))) =
+                    (keyword::posting_chunk(key), keyword::read_posting_value(value))
+                else {
+                    continue;
+                };
+                *scores.entry(chunk).or_default() += bm25.weight(idf, tf, len, avg_len);
+            }
+        }
+        let mut scored: Vec<(u32, f32)> = scores.into_iter().collect();
+        sort_scored(&mut scored);
+        scored.truncate(k);
+        Ok(scored)
     }
 
     fn build_in(&self, wtxn: &mut RwTxn<'_>) -> Result<()> {

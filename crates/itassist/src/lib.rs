@@ -34,6 +34,7 @@ pub mod config;
 pub mod embed;
 pub mod error;
 pub mod index;
+pub mod keyword;
 pub mod ingest;
 pub mod ollama;
 pub mod pipeline;

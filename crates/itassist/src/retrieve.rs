@@ -1,5 +1,6 @@
 //! Retrieval: finding the passages that answer a query.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::embed::Embedder;
 use crate::error::Result;
 use crate::index::Index;
+use crate::keyword::Bm25;
 
 /// A retrieved passage with where it came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,5 +137,133 @@ impl Retriever for DenseRetriever {
             return Ok(Vec::new());
         };
         self.retrieve_vector(vector, k)
+    }
+}
+
+/// Keyword retrieval: BM25 over the index's postings.
+pub struct KeywordRetriever {
+    index: Index,
+    bm25: Bm25,
+}
+
+impl std::fmt::Debug for KeywordRetriever {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeywordRetriever")
+            .field("bm25", &self.bm25)
+            .finish()
+    }
+}
+
+impl KeywordRetriever {
+    /// A BM25 retriever over `index`.
+    pub fn new(index: Index, bm25: Bm25) -> Self {
+        KeywordRetriever { index, bm25 }
+    }
+}
+
+impl Retriever for KeywordRetriever {
+    fn retrieve(&self, query: &str, k: usize) -> Result<Vec<Passage>> {
+        let hits = self.index.keyword_nearest(query, k, self.bm25)?;
+        passages_for(&self.index, &hits)
+    }
+}
+
+/// Hybrid retrieval: the dense and the keyword rankings fused by weighted reciprocal rank
+/// fusion, `score = 1 / (rrf_k + dense_rank) + keyword_weight / (rrf_k + keyword_rank)`.
+pub struct HybridRetriever {
+    dense: DenseRetriever,
+    keyword: KeywordRetriever,
+    rrf_k: f32,
+    keyword_weight: f32,
+    candidates: usize,
+}
+
+impl std::fmt::Debug for HybridRetriever {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HybridRetriever")
+            .field("rrf_k", &self.rrf_k)
+            .field("keyword_weight", &self.keyword_weight)
+            .field("candidates", &self.candidates)
+            .finish()
+    }
+}
+
+impl HybridRetriever {
+    /// Fuses `dense` and `keyword`, taking `candidates` from each.
+    pub fn new(
+        dense: DenseRetriever,
+        keyword: KeywordRetriever,
+        rrf_k: f32,
+        keyword_weight: f32,
+        candidates: usize,
+    ) -> Self {
+        HybridRetriever {
+            dense,
+            keyword,
+            rrf_k,
+            keyword_weight,
+            candidates,
+        }
+    }
+}
+
+/// Weighted reciprocal rank fusion of two rankings of chunk ids, best first.
+pub fn fuse_rankings(
+    dense: &[(u32, f32)],
+    keyword: &[(u32, f32)],
+    rrf_k: f32,
+    keyword_weight: f32,
+) -> Vec<(u32, f32)> {
+    let mut fused: HashMap<u32, f32> = HashMap::new();
+    for (rank, (id, _)) in dense.iter().enumerate() {
+        *fused.entry(*id).or_default() += 1.0 / (rrf_k + rank as f32 + 1.0);
+    }
+    for (rank, (id, _)) in keyword.iter().enumerate() {
+        *fused.entry(*id).or_default() += keyword_weight / (rrf_k + rank as f32 + 1.0);
+    }
+    let mut out: Vec<(u32, f32)> = fused.into_iter().collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    out
+}
+
+impl Retriever for HybridRetriever {
+    fn retrieve(&self, query: &str, k: usize) -> Result<Vec<Passage>> {
+        let n = self.candidates.max(k);
+        let vector = self.dense.embedder.embed(&[query])?;
+        let Some(vector) = vector.first() else {
+            return Ok(Vec::new());
+        };
+        let index = &self.dense.index;
+        let dense = index.nearest(vector, n, self.dense.exact_below, self.dense.oversampling)?;
+        let keyword = index.keyword_nearest(query, n, self.keyword.bm25)?;
+        let mut fused = fuse_rankings(&dense, &keyword, self.rrf_k, self.keyword_weight);
+        fused.truncate(k);
+        passages_for(index, &fused)
+    }
+}
+
+/// The retriever the configuration asks for.
+pub fn retriever_for(
+    index: &Index,
+    embedder: &Arc<dyn Embedder>,
+    config: &crate::config::RetrievalConfig,
+) -> Arc<dyn Retriever> {
+    let dense = DenseRetriever::new(
+        index.clone(),
+        embedder.clone(),
+        config.exact_search_below,
+        config.oversampling,
+    );
+    let keyword = KeywordRetriever::new(index.clone(), config.bm25);
+    match config.mode {
+        crate::config::RetrievalMode::Dense => Arc::new(dense),
+        crate::config::RetrievalMode::Keyword => Arc::new(keyword),
+        crate::config::RetrievalMode::Hybrid => Arc::new(HybridRetriever::new(
+            dense,
+            keyword,
+            config.rrf_k,
+            config.keyword_weight,
+            config.fusion_candidates,
+        )),
     }
 }

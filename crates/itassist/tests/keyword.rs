@@ -1,0 +1,83 @@
+//! The keyword (BM25) index stays consistent with the documents, and hybrid search uses it.
+
+mod common;
+
+use itassist::config::RetrievalMode;
+use itassist::keyword::Bm25;
+use itassist::{Assistant, FileStatus};
+
+fn assistant_with(dir: &std::path::Path, mode: RetrievalMode) -> Assistant {
+    let mut config = common::config(dir);
+    config.retrieval.mode = mode;
+    Assistant::with_embedder(config, common::embedder()).unwrap()
+}
+
+#[test]
+fn keyword_index_follows_ingest_replace_and_remove() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("notes.txt");
+    std::fs::write(&file, "The backup server is called zanzibar-7 and runs restic nightly.\n").unwrap();
+    let assistant = assistant_with(&tmp.path().join("index"), RetrievalMode::Keyword);
+    let index = assistant.index().clone();
+    assistant.ingest(&[&file]).unwrap();
+    let hits = index.keyword_nearest("zanzibar-7", 5, Bm25::default()).unwrap();
+    assert_eq!(hits.len(), 1);
+    let found = assistant.search("which host is zanzibar-7?", 3).unwrap();
+    assert!(found[0].text.contains("zanzibar-7"));
+
+    // Replace: the old words are gone from the keyword index, the new ones are there.
+    std::fs::write(&file, "The backup server moved to kilimanjaro-2 with borg.\n").unwrap();
+    let report = assistant.ingest(&[&file]).unwrap();
+    assert!(matches!(report.files[0].status, FileStatus::Replaced { .. }));
+    assert!(index.keyword_nearest("zanzibar", 5, Bm25::default()).unwrap().is_empty());
+    assert_eq!(index.keyword_nearest("kilimanjaro", 5, Bm25::default()).unwrap().len(), 1);
+
+    // Remove: nothing left.
+    assistant.remove("notes.txt").unwrap();
+    assert!(index.keyword_nearest("kilimanjaro", 5, Bm25::default()).unwrap().is_empty());
+    assert!(assistant.search("kilimanjaro", 5).unwrap().is_empty());
+}
+
+#[test]
+fn hybrid_search_finds_exact_terms_that_dense_search_ranks_low() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("index");
+    let files: Vec<_> = [
+        "debdocs/man/openssh/ssh_config.5",
+        "debdocs/man/openssh/ssh-keygen.1",
+        "debdocs/man/openssh/sftp.1",
+        "debdocs/man/openssh/ssh-agent.1",
+    ]
+    .iter()
+    .map(|f| common::corpus_file(f))
+    .collect();
+    {
+        let assistant = assistant_with(&dir, RetrievalMode::Hybrid);
+        assistant.ingest(&files).unwrap();
+    }
+    // An option name: a keyword query by nature.
+    let query = "StrictHostKeyChecking";
+    let keyword = assistant_with(&dir, RetrievalMode::Keyword).search(query, 3).unwrap();
+    assert!(keyword[0].text.contains("StrictHostKeyChecking"), "{:?}", keyword[0].text);
+    let hybrid = assistant_with(&dir, RetrievalMode::Hybrid).search(query, 3).unwrap();
+    assert!(
+        hybrid.iter().any(|p| p.text.contains("StrictHostKeyChecking")),
+        "hybrid lost the exact match"
+    );
+    // A question in other words than the page: dense and hybrid both find the right page.
+    let q = "an authentication agent program to hold private keys for public key authentication";
+    let dense = assistant_with(&dir, RetrievalMode::Dense).search(q, 3).unwrap();
+    assert!(dense.iter().any(|p| p.name == "ssh-agent.1"), "{dense:#?}");
+    let hybrid = assistant_with(&dir, RetrievalMode::Hybrid).search(q, 3).unwrap();
+    assert!(hybrid.iter().any(|p| p.name == "ssh-agent.1"), "{hybrid:#?}");
+}
+
+#[test]
+fn reciprocal_rank_fusion_rewards_agreement() {
+    let dense = [(1, 0.9), (2, 0.8), (3, 0.7)];
+    let keyword = [(3, 12.0), (4, 9.0), (1, 5.0)];
+    let fused = itassist::retrieve::fuse_rankings(&dense, &keyword, 60.0, 1.0);
+    assert_eq!(fused[0].0, 1, "in both lists, ranked high");
+    assert_eq!(fused[1].0, 3);
+    assert_eq!(fused.len(), 4);
+}
