@@ -13,6 +13,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod scifact;
+
 use clap::{Parser, Subcommand};
 use itassist::{Assistant, Config, IngestEvent};
 use serde::Serialize;
@@ -41,6 +43,30 @@ enum Command {
         #[arg(long)]
         model_dir: Option<PathBuf>,
     },
+    /// Retrieval quality on BEIR SciFact: dense, BM25 and hybrid.
+    Scifact {
+        /// The SciFact directory [default: ../shared/data/scifact].
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Where to write scifact.json and scifact.md.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Local embedding model directory [env: ITASSIST_MODEL_DIR].
+        #[arg(long)]
+        model_dir: Option<PathBuf>,
+    },
+}
+
+fn write_outputs<T: Serialize>(out: &Path, name: &str, value: &T, markdown: &str) -> itassist::Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| itassist::Error::io(out, e))?;
+    let json = serde_json::to_string_pretty(value)
+        .map_err(|e| itassist::Error::InvalidInput(e.to_string()))?;
+    let json_path = out.join(format!("{name}.json"));
+    std::fs::write(&json_path, json).map_err(|e| itassist::Error::io(&json_path, e))?;
+    let md_path = out.join(format!("{name}.md"));
+    std::fs::write(&md_path, markdown).map_err(|e| itassist::Error::io(&md_path, e))?;
+    eprintln!("wrote {} and {}", json_path.display(), md_path.display());
+    Ok(())
 }
 
 #[derive(Debug, Serialize)]
@@ -287,14 +313,7 @@ fn run_ingest(
     let markdown = ingest_markdown(&figures);
     println!("{markdown}");
     if let Some(out) = out {
-        std::fs::create_dir_all(&out).map_err(|e| itassist::Error::io(&out, e))?;
-        let json = serde_json::to_string_pretty(&figures)
-            .map_err(|e| itassist::Error::InvalidInput(e.to_string()))?;
-        std::fs::write(out.join("ingest.json"), json)
-            .map_err(|e| itassist::Error::io(out.join("ingest.json"), e))?;
-        std::fs::write(out.join("ingest.md"), &markdown)
-            .map_err(|e| itassist::Error::io(out.join("ingest.md"), e))?;
-        eprintln!("wrote {}/ingest.json and ingest.md", out.display());
+        write_outputs(&out, "ingest", &figures, &markdown)?;
     }
     Ok(())
 }
@@ -380,6 +399,23 @@ fn main() -> std::process::ExitCode {
             out,
             model_dir,
         } => run_ingest(corpus, queries, out, model_dir),
+        Command::Scifact {
+            data,
+            out,
+            model_dir,
+        } => {
+            let data = data.unwrap_or_else(|| {
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/scifact")
+            });
+            scifact::run(&data, model_dir).and_then(|figures| {
+                let markdown = scifact::markdown(&figures);
+                println!("{markdown}");
+                match out {
+                    Some(out) => write_outputs(&out, "scifact", &figures, &markdown),
+                    None => Ok(()),
+                }
+            })
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

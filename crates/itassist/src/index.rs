@@ -427,27 +427,18 @@ impl Index {
 
     /// The document recorded for `source`, if any.
     pub fn document_by_source(&self, source: &str) -> Result<Option<Document>> {
-        let rtxn = self.read_txn()?;
-        let Some(id) = self
-            .dbs()
-            .sources
-            .get(&rtxn, source)
-            .map_err(|e| self.err(e))?
-        else {
-            return Ok(None);
-        };
-        self.dbs().documents.get(&rtxn, &id).map_err(|e| self.err(e))
+        self.document_via(self.dbs().sources, source)
     }
 
     /// The document whose content has this sha256, if any.
     pub fn document_by_hash(&self, sha256: &str) -> Result<Option<Document>> {
+        self.document_via(self.dbs().hashes, sha256)
+    }
+
+    /// Follows a lookup table (source or hash -> id) to the document.
+    fn document_via(&self, lookup: LookupDb, key: &str) -> Result<Option<Document>> {
         let rtxn = self.read_txn()?;
-        let Some(id) = self
-            .dbs()
-            .hashes
-            .get(&rtxn, sha256)
-            .map_err(|e| self.err(e))?
-        else {
+        let Some(id) = lookup.get(&rtxn, key).map_err(|e| self.err(e))? else {
             return Ok(None);
         };
         self.dbs().documents.get(&rtxn, &id).map_err(|e| self.err(e))

@@ -54,6 +54,11 @@ impl Bm25 {
 /// Turns text into search terms: lowercased alphanumeric words, English stopwords removed,
 /// Snowball-stemmed. Words joined by `_`, `-` or `.` inside (like `ssh-keygen`, `sshd_config`,
 /// `apt.conf`) also yield their parts.
+///
+/// ```
+/// let analyzer = itassist::keyword::Analyzer::default();
+/// assert_eq!(analyzer.terms("Restarting the SSH daemons"), ["restart", "ssh", "daemon"]);
+/// ```
 pub struct Analyzer {
     stemmer: Stemmer,
 }

@@ -1,0 +1,294 @@
+//! Retrieval quality on BEIR SciFact: dense (MTEB setting and itassist's chunking), BM25 and
+//! hybrid, with nDCG@10, Recall@100 and MRR@10. Hybrid settings are tuned on the train split
+//! and reported on the test split.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use itassist::config::RetrievalMode;
+use itassist::retrieve::fuse_rankings;
+use itassist::{Assistant, Config, Error, Result};
+use serde::Serialize;
+
+/// Relevance judgements: query id -> relevant document ids.
+type Qrels = HashMap<String, HashSet<String>>;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Scores {
+    pub ndcg_at_10: f64,
+    pub recall_at_100: f64,
+    pub mrr_at_10: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub retriever: String,
+    pub test: Scores,
+    pub train: Scores,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScifactFigures {
+    pub documents: usize,
+    pub chunks: u64,
+    pub test_queries: usize,
+    pub train_queries: usize,
+    pub rows: Vec<Row>,
+    pub hybrid_rrf_k: f32,
+    pub hybrid_keyword_weight: f32,
+    pub ingest_seconds: f64,
+    pub mteb_embedding_seconds: f64,
+}
+
+fn read_jsonl(path: &Path) -> Result<Vec<serde_json::Value>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l).map_err(|e| {
+                Error::InvalidInput(format!("{}: bad JSON line: {e}", path.display()))
+            })
+        })
+        .collect()
+}
+
+fn read_qrels(path: &Path) -> Result<Qrels> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut qrels = Qrels::new();
+    for line in text.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.len() >= 3 && cols[2].trim() != "0" {
+            qrels
+                .entry(cols[0].to_string())
+                .or_default()
+                .insert(cols[1].to_string());
+        }
+    }
+    Ok(qrels)
+}
+
+/// nDCG@10, Recall@100 and MRR@10 of ranked document ids, averaged over the judged queries.
+fn evaluate(runs: &HashMap<String, Vec<String>>, qrels: &Qrels) -> Scores {
+    let (mut ndcg, mut recall, mut mrr) = (0.0, 0.0, 0.0);
+    for (query, relevant) in qrels {
+        let ranked = runs.get(query).map(Vec::as_slice).unwrap_or(&[]);
+        let mut dcg = 0.0;
+        for (i, doc) in ranked.iter().take(10).enumerate() {
+            if relevant.contains(doc) {
+                dcg += 1.0 / ((i + 2) as f64).log2();
+            }
+        }
+        let ideal: f64 = (0..relevant.len().min(10))
+            .map(|i| 1.0 / ((i + 2) as f64).log2())
+            .sum();
+        ndcg += if ideal > 0.0 { dcg / ideal } else { 0.0 };
+        let found = ranked
+            .iter()
+            .take(100)
+            .filter(|d| relevant.contains(*d))
+            .count();
+        recall += found as f64 / relevant.len() as f64;
+        if let Some(pos) = ranked.iter().take(10).position(|d| relevant.contains(d)) {
+            mrr += 1.0 / (pos + 1) as f64;
+        }
+    }
+    let n = qrels.len().max(1) as f64;
+    Scores {
+        ndcg_at_10: ndcg / n,
+        recall_at_100: recall / n,
+        mrr_at_10: mrr / n,
+    }
+}
+
+/// Collapses a chunk ranking to documents, each scored by its best chunk.
+fn to_documents(ranking: &[(u32, f32)], chunk_doc: &HashMap<u32, String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    ranking
+        .iter()
+        .filter_map(|(chunk, _)| chunk_doc.get(chunk))
+        .filter(|doc| seen.insert((*doc).clone()))
+        .cloned()
+        .collect()
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+pub fn run(data: &Path, model_dir: Option<PathBuf>) -> Result<ScifactFigures> {
+    let corpus = read_jsonl(&data.join("corpus.jsonl"))?;
+    let queries = read_jsonl(&data.join("queries.jsonl"))?;
+    let test = read_qrels(&data.join("qrels/test.tsv"))?;
+    let train = read_qrels(&data.join("qrels/train.tsv"))?;
+    let field = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
+    let docs: Vec<(String, String)> = corpus
+        .iter()
+        .map(|d| (field(d, "_id"), format!("{} {}", field(d, "title"), field(d, "text"))))
+        .collect();
+    let query_text: HashMap<String, String> = queries
+        .iter()
+        .map(|q| (field(q, "_id"), field(q, "text")))
+        .collect();
+    let judged: Vec<String> = test.keys().chain(train.keys()).cloned().collect();
+
+    let tmp = tempfile::tempdir().map_err(|e| Error::io("temporary directory", e))?;
+    let mut config = Config::new(tmp.path().join("index"));
+    config.embedding.model_dir = model_dir.or(config.embedding.model_dir);
+    config.retrieval.mode = RetrievalMode::Dense;
+    let assistant = Assistant::open(config.clone())?;
+
+    // (a) dense, MTEB setting: one vector per document, truncated at the model's 256 tokens.
+    eprintln!("scifact: embedding {} documents whole (MTEB setting) ...", docs.len());
+    let started = Instant::now();
+    let mut doc_vectors = Vec::with_capacity(docs.len());
+    for (i, part) in docs.chunks(64).enumerate() {
+        let texts: Vec<&str> = part.iter().map(|(_, t)| t.as_str()).collect();
+        doc_vectors.extend(assistant.embed(&texts)?);
+        if i % 10 == 0 {
+            eprintln!("  {}/{}", (i + 1) * 64, docs.len());
+        }
+    }
+    let mteb_seconds = started.elapsed().as_secs_f64();
+    let mut query_vectors: HashMap<String, Vec<f32>> = HashMap::new();
+    for q in &judged {
+        let text = query_text.get(q).cloned().unwrap_or_default();
+        query_vectors.insert(q.clone(), assistant.embed(&[text.as_str()])?.remove(0));
+    }
+    let mut mteb_runs = HashMap::new();
+    for (q, v) in &query_vectors {
+        let mut scored: Vec<(usize, f32)> = doc_vectors
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (i, dot(v, d)))
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let ranked = scored
+            .iter()
+            .take(100)
+            .map(|(i, _)| docs[*i].0.clone())
+            .collect();
+        mteb_runs.insert(q.clone(), ranked);
+    }
+
+    // itassist's own pipeline: every document a file, chunked, embedded and indexed.
+    let files = tmp.path().join("docs");
+    std::fs::create_dir_all(&files).map_err(|e| Error::io(&files, e))?;
+    for (id, text) in &docs {
+        let path = files.join(format!("{id}.txt"));
+        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+    }
+    eprintln!("scifact: ingesting through the pipeline ...");
+    let started = Instant::now();
+    let report = assistant.ingest(&[&files])?;
+    let ingest_seconds = started.elapsed().as_secs_f64();
+    let index = assistant.index();
+    let mut chunk_doc: HashMap<u32, String> = HashMap::new();
+    for doc in assistant.documents()? {
+        let id = doc.name.trim_end_matches(".txt").to_string();
+        for chunk in doc.chunk_ids() {
+            chunk_doc.insert(chunk, id.clone());
+        }
+    }
+
+    // Chunk rankings per query, computed once, fused many times while tuning.
+    let depth = 300;
+    let mut dense = HashMap::new();
+    let mut keyword = HashMap::new();
+    for (q, v) in &query_vectors {
+        dense.insert(q.clone(), index.nearest(v, depth, usize::MAX, 1)?);
+        let text = query_text.get(q).cloned().unwrap_or_default();
+        keyword.insert(
+            q.clone(),
+            index.keyword_nearest(&text, depth, config.retrieval.bm25)?,
+        );
+    }
+    let runs_of = |rankings: &HashMap<String, Vec<(u32, f32)>>| -> HashMap<String, Vec<String>> {
+        rankings
+            .iter()
+            .map(|(q, r)| (q.clone(), to_documents(r, &chunk_doc)))
+            .collect()
+    };
+    let dense_runs = runs_of(&dense);
+    let keyword_runs = runs_of(&keyword);
+    let fused_runs = |rrf_k: f32, weight: f32| -> HashMap<String, Vec<String>> {
+        dense
+            .iter()
+            .map(|(q, d)| {
+                let k = keyword.get(q).map(Vec::as_slice).unwrap_or(&[]);
+                (q.clone(), to_documents(&fuse_rankings(d, k, rrf_k, weight), &chunk_doc))
+            })
+            .collect()
+    };
+
+    // Tune the fusion on train only.
+    let mut best = (60.0f32, 1.0f32, f64::MIN);
+    for rrf_k in [5.0f32, 10.0, 20.0, 40.0, 60.0, 100.0] {
+        for weight in [0.5f32, 0.75, 1.0, 1.25, 1.5, 2.0] {
+            let score = evaluate(&fused_runs(rrf_k, weight), &train).ndcg_at_10;
+            if score > best.2 {
+                best = (rrf_k, weight, score);
+            }
+        }
+    }
+    eprintln!("scifact: tuned on train: rrf_k {} keyword_weight {} (train nDCG@10 {:.4})", best.0, best.1, best.2);
+    let hybrid_runs = fused_runs(best.0, best.1);
+    let default_runs = fused_runs(
+        config.retrieval.rrf_k,
+        config.retrieval.keyword_weight,
+    );
+
+    let row = |name: &str, runs: &HashMap<String, Vec<String>>| Row {
+        retriever: name.to_string(),
+        test: evaluate(runs, &test),
+        train: evaluate(runs, &train),
+    };
+    let rows = vec![
+        row("dense all-MiniLM-L6-v2, one vector per document (MTEB setting)", &mteb_runs),
+        row("dense, itassist chunks, document = best chunk", &dense_runs),
+        row("BM25 (itassist keyword index), document = best chunk", &keyword_runs),
+        row(
+            &format!(
+                "hybrid RRF, defaults (k={}, keyword weight {})",
+                config.retrieval.rrf_k, config.retrieval.keyword_weight
+            ),
+            &default_runs,
+        ),
+        row(
+            &format!("hybrid RRF, tuned on train (k={}, keyword weight {})", best.0, best.1),
+            &hybrid_runs,
+        ),
+    ];
+    Ok(ScifactFigures {
+        documents: docs.len(),
+        chunks: report.totals.chunks,
+        test_queries: test.len(),
+        train_queries: train.len(),
+        rows,
+        hybrid_rrf_k: best.0,
+        hybrid_keyword_weight: best.1,
+        ingest_seconds,
+        mteb_embedding_seconds: mteb_seconds,
+    })
+}
+
+pub fn markdown(f: &ScifactFigures) -> String {
+    let mut md = format!(
+        "SciFact: {} documents ({} itassist chunks), {} test and {} train queries.\n\n\
+         | retriever | test nDCG@10 | test Recall@100 | test MRR@10 | train nDCG@10 |\n|---|---|---|---|---|\n",
+        f.documents, f.chunks, f.test_queries, f.train_queries
+    );
+    for r in &f.rows {
+        md.push_str(&format!(
+            "| {} | {:.4} | {:.4} | {:.4} | {:.4} |\n",
+            r.retriever, r.test.ndcg_at_10, r.test.recall_at_100, r.test.mrr_at_10, r.train.ndcg_at_10
+        ));
+    }
+    md.push_str(&format!(
+        "\nPublished test nDCG@10: all-MiniLM-L6-v2 0.645, BM25 0.665 (BEIR) to 0.687 (bm25s), \
+         the original LangChain 1000/200 + Chroma stack 0.667.\n\
+         Pipeline ingest of the corpus: {:.0} s; whole-document embedding (MTEB setting): {:.0} s.\n",
+        f.ingest_seconds, f.mteb_embedding_seconds
+    ));
+    md
+}
