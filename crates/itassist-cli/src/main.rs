@@ -64,6 +64,9 @@ enum Command {
         /// Number of passages.
         #[arg(short, long, default_value_t = 5)]
         k: usize,
+        /// Ranking: dense (meaning), keyword (BM25) or hybrid (both fused) [default: hybrid].
+        #[arg(long, value_name = "MODE")]
+        mode: Option<itassist::config::RetrievalMode>,
     },
     /// List the indexed documents.
     Docs,
@@ -136,6 +139,12 @@ fn config_for(cli: &Cli) -> Config {
             config.loading.ocr_languages = langs.clone();
         }
     }
+    if let Command::Search {
+        mode: Some(mode), ..
+    } = &cli.command
+    {
+        config.retrieval.mode = *mode;
+    }
     if let Some(url) = &cli.ollama_url {
         config.answer.base_url = url.clone();
     }
@@ -205,7 +214,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             runtime()?.block_on(ask(&assistant, question, options, *stream, cli.json))
         }
         Command::Ingest { paths, .. } => ingest(&assistant, paths, cli.json),
-        Command::Search { query, k } => {
+        Command::Search { query, k, .. } => {
             let passages = assistant.search(query, *k)?;
             if cli.json {
                 print_json(&passages)?;
@@ -488,7 +497,7 @@ fn ingest(assistant: &Assistant, paths: &[PathBuf], json: bool) -> Result<ExitCo
                 // Without a terminal, a line every 10% (and per failure) shows progress.
                 if matches!(file.status, FileStatus::Failed { .. })
                     || done == total
-                    || (total >= 10 && done % (total / 10).max(1) == 0)
+                    || (total >= 10 && done.is_multiple_of((total / 10).max(1)))
                 {
                     eprintln!(
                         "[{done}/{total}] {} {}",

@@ -18,7 +18,7 @@ use crate::embed::{Embedder, FastEmbedder};
 use crate::error::{Error, Result};
 use crate::index::{Document, Index, IndexSettings, IndexStats};
 use crate::pipeline::{FileReport, IngestEvent, IngestReport, Ingestor, Pipeline};
-use crate::retrieve::{DenseRetriever, Passage, Retriever};
+use crate::retrieve::{Passage, Retriever};
 
 /// A local document assistant over one index directory.
 ///
@@ -89,12 +89,7 @@ impl Assistant {
             chunker,
             config.loading.clone(),
         );
-        let retriever = Arc::new(DenseRetriever::new(
-            index.clone(),
-            embedder.clone(),
-            config.retrieval.exact_search_below,
-            config.retrieval.oversampling,
-        ));
+        let retriever = crate::retrieve::retriever_for(&index, &embedder, &config.retrieval);
         Ok(Assistant {
             config,
             index,

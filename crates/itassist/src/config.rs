@@ -91,7 +91,7 @@ impl std::fmt::Display for Backend {
 ///
 /// Timeouts are in seconds. `num_ctx`, `num_predict`, `temperature` and `seed` are defaults
 /// that [`AskOptions`](crate::AskOptions) override per question.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AnswerConfig {
     /// Server base URL (default: `$OLLAMA_HOST`, else `http://localhost:11434`). Accepts
@@ -155,6 +155,28 @@ impl Default for AnswerConfig {
             seed: None,
             api_key: None,
         }
+    }
+}
+
+impl std::fmt::Debug for AnswerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnswerConfig")
+            .field("base_url", &self.base_url)
+            .field("backend", &self.backend)
+            .field("model", &self.model)
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("generation_timeout_secs", &self.generation_timeout_secs)
+            .field("retries", &self.retries)
+            .field("retry_backoff_ms", &self.retry_backoff_ms)
+            .field("temperature", &self.temperature)
+            .field("num_ctx", &self.num_ctx)
+            .field("max_context_window", &self.max_context_window)
+            .field("fallback_context_window", &self.fallback_context_window)
+            .field("num_predict", &self.num_predict)
+            .field("seed", &self.seed)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .finish()
     }
 }
 

@@ -29,6 +29,9 @@ pub trait Embedder: Send + Sync {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
 }
 
+/// ONNX Runtime session setting that stops idle worker threads from spinning.
+const NO_SPINNING: (&str, &str) = ("session.intra_op.allow_spinning", "0");
+
 /// Where the ONNX Runtime library was loaded from, once it was loaded.
 static ORT_LOADED: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
 
@@ -194,7 +197,10 @@ impl FastEmbedder {
                 .unwrap_or_default(),
         };
         let model = UserDefinedEmbeddingModel::new(onnx, files).with_pooling(Pooling::Mean);
-        let mut options = InitOptionsUserDefined::new().with_max_length(config.max_tokens);
+        // No busy-waiting between runs: the CPU goes to the chat model while it answers.
+        let mut options = InitOptionsUserDefined::new()
+            .with_max_length(config.max_tokens)
+            .with_session_config(NO_SPINNING.0, NO_SPINNING.1);
         if let Some(threads) = config.threads {
             options = options.with_intra_threads(threads);
         }
@@ -226,6 +232,7 @@ impl FastEmbedder {
         };
         let mut options = TextInitOptions::new(choice)
             .with_max_length(config.max_tokens)
+            .with_session_config(NO_SPINNING.0, NO_SPINNING.1)
             .with_show_download_progress(false);
         if let Some(cache) = &config.cache_dir {
             options = options.with_cache_dir(cache.clone());

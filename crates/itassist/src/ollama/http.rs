@@ -26,7 +26,17 @@ pub(crate) struct Http {
     pub connect_timeout: Duration,
     pub retries: u32,
     pub backoff: Duration,
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
+}
+
+/// A bearer token, never printed.
+#[derive(Clone)]
+pub(crate) struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// When a request must be finished.
@@ -81,7 +91,7 @@ impl Http {
             connect_timeout,
             retries: config.retries,
             backoff: Duration::from_millis(config.retry_backoff_ms),
-            api_key: config.api_key.clone().filter(|k| !k.is_empty()),
+            api_key: config.api_key.clone().filter(|k| !k.is_empty()).map(Secret),
         })
     }
 
@@ -99,7 +109,7 @@ impl Http {
 
     fn authorize(&self, request: RequestBuilder) -> RequestBuilder {
         match &self.api_key {
-            Some(key) => request.bearer_auth(key),
+            Some(Secret(key)) => request.bearer_auth(key),
             None => request,
         }
     }

@@ -43,6 +43,11 @@ impl LlamaServer {
     /// Starts llama-server with SmolLM2-135M-Instruct (`-t 1 -c 4096`) and waits until
     /// `/health` answers 200.
     pub fn start(log_dir: &Path) -> LlamaServer {
+        Self::start_with(log_dir, &[])
+    }
+
+    /// Like [`LlamaServer::start`], with extra command-line arguments.
+    pub fn start_with(log_dir: &Path, extra_args: &[&str]) -> LlamaServer {
         let binary = provisioned("LLAMA_SERVER", cache_dir().join("llama/bin/llama-server"));
         let model = provisioned(
             "LLAMA_MODEL",
@@ -60,6 +65,7 @@ impl LlamaServer {
             .arg(&model)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["-c", "4096", "-t", "1", "-np", "1"])
+            .args(extra_args)
             .stdin(Stdio::null())
             .stdout(log_file)
             .stderr(log_err)
