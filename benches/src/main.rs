@@ -45,6 +45,15 @@ enum Command {
     },
     /// Retrieval quality on BEIR SciFact: dense, BM25 and hybrid.
     Scifact {
+        /// Chunk size in tokens [default: the library's default].
+        #[arg(long)]
+        chunk_tokens: Option<usize>,
+        /// Chunk overlap in tokens [default: the library's default].
+        #[arg(long)]
+        chunk_overlap: Option<usize>,
+        /// Skip the whole-document (MTEB setting) dense run.
+        #[arg(long)]
+        skip_mteb: bool,
         /// The SciFact directory [default: ../shared/data/scifact].
         #[arg(long)]
         data: Option<PathBuf>,
@@ -403,11 +412,20 @@ fn main() -> std::process::ExitCode {
             data,
             out,
             model_dir,
+            chunk_tokens,
+            chunk_overlap,
+            skip_mteb,
         } => {
             let data = data.unwrap_or_else(|| {
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/scifact")
             });
-            scifact::run(&data, model_dir).and_then(|figures| {
+            let options = scifact::Options {
+                model_dir,
+                chunk_tokens,
+                chunk_overlap,
+                skip_mteb,
+            };
+            scifact::run(&data, options).and_then(|figures| {
                 let markdown = scifact::markdown(&figures);
                 println!("{markdown}");
                 match out {
