@@ -20,7 +20,10 @@ use itassist::{Assistant, Config, IngestEvent};
 use serde::Serialize;
 
 #[derive(Debug, Parser)]
-#[command(name = "itassist-bench", about = "Benchmarks of itassist on real documents")]
+#[command(
+    name = "itassist-bench",
+    about = "Benchmarks of itassist on real documents"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -66,7 +69,12 @@ enum Command {
     },
 }
 
-fn write_outputs<T: Serialize>(out: &Path, name: &str, value: &T, markdown: &str) -> itassist::Result<()> {
+fn write_outputs<T: Serialize>(
+    out: &Path,
+    name: &str,
+    value: &T,
+    markdown: &str,
+) -> itassist::Result<()> {
     std::fs::create_dir_all(out).map_err(|e| itassist::Error::io(out, e))?;
     let json = serde_json::to_string_pretty(value)
         .map_err(|e| itassist::Error::InvalidInput(e.to_string()))?;
@@ -209,7 +217,10 @@ fn run_ingest(
     let started = Instant::now();
     let again = assistant.ingest(&corpus)?;
     let reingest = started.elapsed().as_secs_f64();
-    assert_eq!(again.totals.chunks, 0, "an unchanged corpus must not be re-embedded");
+    assert_eq!(
+        again.totals.chunks, 0,
+        "an unchanged corpus must not be re-embedded"
+    );
 
     // The same chunks, embedded alone, in the same process and batch size.
     eprintln!("embedding the same chunks alone ...");
@@ -267,12 +278,9 @@ fn run_ingest(
             .map(|(id, _)| id)
             .collect();
         let started = Instant::now();
-        let found = tree.index().nearest(
-            &vector,
-            10,
-            0,
-            tree_config.retrieval.oversampling,
-        )?;
+        let found = tree
+            .index()
+            .nearest(&vector, 10, 0, tree_config.retrieval.oversampling)?;
         tree_latencies.push(started.elapsed());
         hits += found.iter().filter(|(id, _)| exact.contains(id)).count();
         wanted += exact.len();
@@ -337,10 +345,7 @@ fn ingest_markdown(f: &IngestFigures) -> String {
                 f.machine.cpus, f.machine.cpu_model, f.machine.memory_gib
             ),
         ),
-        (
-            "files / failed",
-            format!("{} / {}", f.files, f.failed),
-        ),
+        ("files / failed", format!("{} / {}", f.files, f.failed)),
         (
             "pages / chunks / tokens",
             format!("{} / {} / {}", f.pages, f.chunks, f.tokens),
@@ -350,7 +355,10 @@ fn ingest_markdown(f: &IngestFigures) -> String {
             "ingest throughput",
             format!(
                 "{:.2} pages/s, {:.1} chunks/s, {:.0} tokens/s, {:.3} MB/s",
-                f.pages_per_second, f.chunks_per_second, f.tokens_per_second, f.megabytes_per_second
+                f.pages_per_second,
+                f.chunks_per_second,
+                f.tokens_per_second,
+                f.megabytes_per_second
             ),
         ),
         (

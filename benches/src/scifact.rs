@@ -46,9 +46,8 @@ fn read_jsonl(path: &Path) -> Result<Vec<serde_json::Value>> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
-            serde_json::from_str(l).map_err(|e| {
-                Error::InvalidInput(format!("{}: bad JSON line: {e}", path.display()))
-            })
+            serde_json::from_str(l)
+                .map_err(|e| Error::InvalidInput(format!("{}: bad JSON line: {e}", path.display())))
         })
         .collect()
 }
@@ -139,7 +138,12 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
     let field = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
     let docs: Vec<(String, String)> = corpus
         .iter()
-        .map(|d| (field(d, "_id"), format!("{} {}", field(d, "title"), field(d, "text"))))
+        .map(|d| {
+            (
+                field(d, "_id"),
+                format!("{} {}", field(d, "title"), field(d, "text")),
+            )
+        })
         .collect();
     let query_text: HashMap<String, String> = queries
         .iter()
@@ -160,7 +164,10 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
     let assistant = Assistant::open(config.clone())?;
 
     // (a) dense, MTEB setting: one vector per document, truncated at the model's 256 tokens.
-    eprintln!("scifact: embedding {} documents whole (MTEB setting) ...", docs.len());
+    eprintln!(
+        "scifact: embedding {} documents whole (MTEB setting) ...",
+        docs.len()
+    );
     let started = Instant::now();
     let mut doc_vectors = Vec::with_capacity(docs.len());
     let whole_docs: &[(String, String)] = if skip_mteb { &[] } else { &docs };
@@ -238,7 +245,10 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
             .iter()
             .map(|(q, d)| {
                 let k = keyword.get(q).map(Vec::as_slice).unwrap_or(&[]);
-                (q.clone(), to_documents(&fuse_rankings(d, k, rrf_k, weight), &chunk_doc))
+                (
+                    q.clone(),
+                    to_documents(&fuse_rankings(d, k, rrf_k, weight), &chunk_doc),
+                )
             })
             .collect()
     };
@@ -253,12 +263,12 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
             }
         }
     }
-    eprintln!("scifact: tuned on train: rrf_k {} keyword_weight {} (train nDCG@10 {:.4})", best.0, best.1, best.2);
-    let hybrid_runs = fused_runs(best.0, best.1);
-    let default_runs = fused_runs(
-        config.retrieval.rrf_k,
-        config.retrieval.keyword_weight,
+    eprintln!(
+        "scifact: tuned on train: rrf_k {} keyword_weight {} (train nDCG@10 {:.4})",
+        best.0, best.1, best.2
     );
+    let hybrid_runs = fused_runs(best.0, best.1);
+    let default_runs = fused_runs(config.retrieval.rrf_k, config.retrieval.keyword_weight);
 
     let row = |name: &str, runs: &HashMap<String, Vec<String>>| Row {
         retriever: name.to_string(),
@@ -277,8 +287,14 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
         config.chunking.max_tokens, config.chunking.overlap_tokens
     );
     rows.extend([
-        row(&format!("dense, itassist chunks ({chunking}), document = best chunk"), &dense_runs),
-        row("BM25 (itassist keyword index), document = best chunk", &keyword_runs),
+        row(
+            &format!("dense, itassist chunks ({chunking}), document = best chunk"),
+            &dense_runs,
+        ),
+        row(
+            "BM25 (itassist keyword index), document = best chunk",
+            &keyword_runs,
+        ),
         row(
             &format!(
                 "hybrid RRF, defaults (k={}, keyword weight {})",
@@ -287,7 +303,10 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
             &default_runs,
         ),
         row(
-            &format!("hybrid RRF, tuned on train (k={}, keyword weight {})", best.0, best.1),
+            &format!(
+                "hybrid RRF, tuned on train (k={}, keyword weight {})",
+                best.0, best.1
+            ),
             &hybrid_runs,
         ),
     ]);
@@ -313,7 +332,11 @@ pub fn markdown(f: &ScifactFigures) -> String {
     for r in &f.rows {
         md.push_str(&format!(
             "| {} | {:.4} | {:.4} | {:.4} | {:.4} |\n",
-            r.retriever, r.test.ndcg_at_10, r.test.recall_at_100, r.test.mrr_at_10, r.train.ndcg_at_10
+            r.retriever,
+            r.test.ndcg_at_10,
+            r.test.recall_at_100,
+            r.test.mrr_at_10,
+            r.train.ndcg_at_10
         ));
     }
     md.push_str(&format!(

@@ -106,6 +106,24 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Run the HTTP service and web page (Basic auth users from ITASSIST_USERS).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8000", env = "ITASSIST_ADDR")]
+        addr: std::net::SocketAddr,
+        /// Largest upload per request (bytes, or with a K/M/G suffix) [default: 64M].
+        #[arg(long, value_name = "SIZE")]
+        max_upload: Option<String>,
+        /// Allowed CORS origin (repeatable); CORS is off when none is given.
+        #[arg(long = "cors-origin", value_name = "ORIGIN")]
+        cors_origins: Vec<String>,
+        /// Default chat model for questions [default: llama3].
+        #[arg(long, value_name = "MODEL", env = "ITASSIST_CHAT_MODEL")]
+        chat_model: Option<String>,
+        /// Print an Argon2 hash of the password read from stdin (for ITASSIST_USERS) and exit.
+        #[arg(long)]
+        hash_password: bool,
+    },
     /// List the models of the chat-model server, or pull one (`models pull NAME`).
     Models {
         #[command(subcommand)]
@@ -188,9 +206,26 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
         config.answer.validate()?;
         return runtime()?.block_on(models(&config, action.as_ref(), cli.json));
     }
+    if let Command::Serve {
+        addr,
+        max_upload,
+        cors_origins,
+        chat_model,
+        hash_password,
+    } = &cli.command
+    {
+        if *hash_password {
+            return hash_password_from_stdin();
+        }
+        let mut config = config_for(cli);
+        if let Some(model) = chat_model {
+            config.answer.model = model.clone();
+        }
+        return serve(config, *addr, max_upload.as_deref(), cors_origins);
+    }
     let assistant = Assistant::open(config_for(cli))?;
     match &cli.command {
-        Command::Models { .. } => Ok(ExitCode::SUCCESS),
+        Command::Models { .. } | Command::Serve { .. } => Ok(ExitCode::SUCCESS),
         Command::Ask {
             question,
             model,
@@ -535,6 +570,60 @@ fn ingest(assistant: &Assistant, paths: &[PathBuf], json: bool) -> Result<ExitCo
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `itassist serve --hash-password`: prints the Argon2 hash of the password on stdin.
+fn hash_password_from_stdin() -> Result<ExitCode, Error> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .map_err(|e| Error::Io {
+            path: None,
+            source: e,
+        })?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err(Error::InvalidInput(
+            "no password on stdin: `echo -n PASSWORD | itassist serve --hash-password`".into(),
+        ));
+    }
+    let hash = itassist_server::hash_password(password).map_err(Error::InvalidInput)?;
+    println!("{hash}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `itassist serve`: the HTTP service, until Ctrl-C or SIGTERM.
+fn serve(
+    config: Config,
+    addr: std::net::SocketAddr,
+    max_upload: Option<&str>,
+    cors_origins: &[String],
+) -> Result<ExitCode, Error> {
+    let mut server = itassist_server::ServerConfig::from_env().map_err(Error::InvalidInput)?;
+    if let Some(limit) = max_upload {
+        server.max_upload_bytes =
+            itassist_server::parse_size(limit).map_err(Error::InvalidInput)?;
+    }
+    if !cors_origins.is_empty() {
+        server.cors_origins = cors_origins.to_vec();
+    }
+    config.validate()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io {
+            path: None,
+            source: e,
+        })?;
+    match runtime.block_on(itassist_server::serve(config, server, addr)) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(itassist_server::ServeError::Core(e)) => Err(e),
+        Err(itassist_server::ServeError::Config(m)) => Err(Error::InvalidInput(m)),
+        Err(itassist_server::ServeError::Io(e)) => Err(Error::Io {
+            path: None,
+            source: e,
+        }),
+    }
 }
 
 fn main() -> ExitCode {

@@ -66,7 +66,11 @@ fn ingest_search_docs_rm_stats() {
     let out = run(itassist(&data).arg("ingest").arg(&docs));
     let stderr = text(&out.stderr);
     let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "a failed file makes the exit non-zero\n{stdout}\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed file makes the exit non-zero\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("13 added"), "{stdout}");
     assert!(stdout.contains("1 failed"), "{stdout}");
     assert!(
@@ -74,17 +78,30 @@ fn ingest_search_docs_rm_stats() {
         "the failure list names the file and the problem:\n{stderr}"
     );
 
-    let out = run(itassist(&data).args(["search", "OpenSSH secure file copy between hosts", "-k", "3", "--json"]));
+    let out = run(itassist(&data).args([
+        "search",
+        "OpenSSH secure file copy between hosts",
+        "-k",
+        "3",
+        "--json",
+    ]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let hits: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let hits = hits.as_array().unwrap();
     assert_eq!(hits.len(), 3);
     assert_eq!(hits[0]["name"], "scp.1", "{hits:#?}");
     let scores: Vec<f64> = hits.iter().map(|h| h["score"].as_f64().unwrap()).collect();
-    assert!(scores[0] > 0.0 && scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    assert!(
+        scores[0] > 0.0 && scores.windows(2).all(|w| w[0] >= w[1]),
+        "{scores:?}"
+    );
 
     let out = run(itassist(&data).args(["search", "ssh-agent", "-k", "2"]));
-    assert!(text(&out.stdout).starts_with("1. ["), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).starts_with("1. ["),
+        "{}",
+        text(&out.stdout)
+    );
 
     let out = run(itassist(&data).args(["docs", "--json"]));
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -95,7 +112,11 @@ fn ingest_search_docs_rm_stats() {
     assert!(text(&out.stdout).contains("removed document"));
     let out = run(itassist(&data).args(["rm", "scp.1"]));
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("[document_not_found]"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("[document_not_found]"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let out = run(itassist(&data).args(["stats", "--json"]));
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -105,7 +126,10 @@ fn ingest_search_docs_rm_stats() {
     // Unchanged tree: nothing to do, and only the broken file fails again.
     let out = run(itassist(&data).arg("ingest").arg(&docs));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("1 added") && stdout.contains("12 unchanged"), "{stdout}");
+    assert!(
+        stdout.contains("1 added") && stdout.contains("12 unchanged"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -114,7 +138,11 @@ fn every_bad_input_is_named_and_loses_nothing_else() {
     let data = tmp.path().join("index");
     let docs = tmp.path().join("docs");
     std::fs::create_dir_all(&docs).unwrap();
-    std::fs::copy(corpus("debdocs/man/openssh/ssh-add.1"), docs.join("ssh-add.1")).unwrap();
+    std::fs::copy(
+        corpus("debdocs/man/openssh/ssh-add.1"),
+        docs.join("ssh-add.1"),
+    )
+    .unwrap();
     std::fs::write(docs.join("empty.md"), "").unwrap();
     std::fs::write(docs.join("zero.pdf"), "").unwrap();
     let docx = std::fs::read(corpus(
@@ -204,17 +232,33 @@ fn killing_an_ingest_midway_leaves_only_whole_documents_and_resumes() {
     let config = itassist::Config::new(&data).with_model_dir(model_dir());
     let assistant = itassist::Assistant::open(config.clone()).unwrap();
     let documents = assistant.documents().unwrap();
-    assert!(!documents.is_empty() && documents.len() < total, "killed too late: {}", documents.len());
+    assert!(
+        !documents.is_empty() && documents.len() < total,
+        "killed too late: {}",
+        documents.len()
+    );
     let mut chunks = 0u64;
     for doc in &documents {
         assert!(doc.chunk_count > 0);
         for id in doc.chunk_ids() {
-            assert!(assistant.index().chunk(id).unwrap().is_some(), "chunk {id} of {} missing", doc.name);
-            assert!(assistant.index().vector(id).unwrap().is_some(), "vector {id} of {} missing", doc.name);
+            assert!(
+                assistant.index().chunk(id).unwrap().is_some(),
+                "chunk {id} of {} missing",
+                doc.name
+            );
+            assert!(
+                assistant.index().vector(id).unwrap().is_some(),
+                "vector {id} of {} missing",
+                doc.name
+            );
         }
         chunks += u64::from(doc.chunk_count);
     }
-    assert_eq!(assistant.stats().unwrap().chunks, chunks, "orphan chunks after the kill");
+    assert_eq!(
+        assistant.stats().unwrap().chunks,
+        chunks,
+        "orphan chunks after the kill"
+    );
     let committed = documents.len();
     drop(assistant);
 

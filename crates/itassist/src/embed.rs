@@ -204,12 +204,8 @@ impl FastEmbedder {
         if let Some(threads) = config.threads {
             options = options.with_intra_threads(threads);
         }
-        TextEmbedding::try_new_from_user_defined(model, options).map_err(|e| {
-            model_error(
-                format!("cannot load the model in {}", dir.display()),
-                e,
-            )
-        })
+        TextEmbedding::try_new_from_user_defined(model, options)
+            .map_err(|e| model_error(format!("cannot load the model in {}", dir.display()), e))
     }
 
     #[cfg(feature = "online")]
@@ -283,7 +279,9 @@ impl Embedder for FastEmbedder {
         }
         if std::process::id() != self.owner_pid {
             return Err(Error::Embedding {
-                reason: "this embedder was created before fork(): open a new one in the child process".into(),
+                reason:
+                    "this embedder was created before fork(): open a new one in the child process"
+                        .into(),
             });
         }
         let mut model = self.model.lock().map_err(|_| Error::Embedding {

@@ -28,9 +28,9 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::embed::dot;
-use crate::keyword::{self, Analyzer, Bm25};
 use crate::error::{Error, Result};
 use crate::ingest::Format;
+use crate::keyword::{self, Analyzer, Bm25};
 
 /// Version of the on-disk layout.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -441,13 +441,19 @@ impl Index {
         let Some(id) = lookup.get(&rtxn, key).map_err(|e| self.err(e))? else {
             return Ok(None);
         };
-        self.dbs().documents.get(&rtxn, &id).map_err(|e| self.err(e))
+        self.dbs()
+            .documents
+            .get(&rtxn, &id)
+            .map_err(|e| self.err(e))
     }
 
     /// The document with this id.
     pub fn document(&self, id: u64) -> Result<Option<Document>> {
         let rtxn = self.read_txn()?;
-        self.dbs().documents.get(&rtxn, &id).map_err(|e| self.err(e))
+        self.dbs()
+            .documents
+            .get(&rtxn, &id)
+            .map_err(|e| self.err(e))
     }
 
     /// All documents, by id.
@@ -628,12 +634,22 @@ impl Index {
             writer.del_item(wtxn, chunk_id).map_err(|e| self.err(e))?;
         }
         dbs.documents.delete(wtxn, &id).map_err(|e| self.err(e))?;
-        if dbs.sources.get(wtxn, &document.source).map_err(|e| self.err(e))? == Some(id) {
+        if dbs
+            .sources
+            .get(wtxn, &document.source)
+            .map_err(|e| self.err(e))?
+            == Some(id)
+        {
             dbs.sources
                 .delete(wtxn, &document.source)
                 .map_err(|e| self.err(e))?;
         }
-        if dbs.hashes.get(wtxn, &document.sha256).map_err(|e| self.err(e))? == Some(id) {
+        if dbs
+            .hashes
+            .get(wtxn, &document.sha256)
+            .map_err(|e| self.err(e))?
+            == Some(id)
+        {
             dbs.hashes
                 .delete(wtxn, &document.sha256)
                 .map_err(|e| self.err(e))?;
@@ -677,7 +693,11 @@ impl Index {
             dbs.postings
                 .put(wtxn, &key, &keyword::posting_value(*tf, len))
                 .map_err(|e| self.err(e))?;
-            let df = dbs.terms.get(wtxn, term).map_err(|e| self.err(e))?.unwrap_or(0);
+            let df = dbs
+                .terms
+                .get(wtxn, term)
+                .map_err(|e| self.err(e))?
+                .unwrap_or(0);
             dbs.terms
                 .put(wtxn, term, &(df + 1))
                 .map_err(|e| self.err(e))?;
@@ -748,9 +768,10 @@ impl Index {
                 .map_err(|e| self.err(e))?
             {
                 let (key, value) = entry.map_err(|e| self.err(e))?;
-                let (Some(chunk), Some((tf, len))) =
-                    (keyword::posting_chunk(key), keyword::read_posting_value(value))
-                else {
+                let (Some(chunk), Some((tf, len))) = (
+                    keyword::posting_chunk(key),
+                    keyword::read_posting_value(value),
+                ) else {
                     continue;
                 };
                 *scores.entry(chunk).or_default() += bm25.weight(idf, tf, len, avg_len);
@@ -866,10 +887,7 @@ impl Index {
                     sort_scored(&mut best);
                     best.truncate(k);
                 }
-                worst = best
-                    .iter()
-                    .map(|(_, s)| *s)
-                    .fold(f32::INFINITY, f32::min);
+                worst = best.iter().map(|(_, s)| *s).fold(f32::INFINITY, f32::min);
             }
         }
         sort_scored(&mut best);
@@ -948,13 +966,12 @@ fn storage(shared: &Shared, e: impl Into<StorageError>) -> Error {
 fn open_error(dir: &Path, e: heed::Error) -> Error {
     match e {
         heed::Error::Io(io) => Error::io(dir, io),
-        heed::Error::Mdb(heed::MdbError::Invalid) | heed::Error::Mdb(heed::MdbError::VersionMismatch) => {
-            Error::IndexCorrupt {
-                data_dir: dir.to_path_buf(),
-                reason: "the files are not an LMDB environment of a compatible version".into(),
-                source: Some(Box::new(e)),
-            }
-        }
+        heed::Error::Mdb(heed::MdbError::Invalid)
+        | heed::Error::Mdb(heed::MdbError::VersionMismatch) => Error::IndexCorrupt {
+            data_dir: dir.to_path_buf(),
+            reason: "the files are not an LMDB environment of a compatible version".into(),
+            source: Some(Box::new(e)),
+        },
         heed::Error::Mdb(heed::MdbError::Panic) | heed::Error::Mdb(heed::MdbError::Corrupted) => {
             Error::IndexCorrupt {
                 data_dir: dir.to_path_buf(),
@@ -962,12 +979,10 @@ fn open_error(dir: &Path, e: heed::Error) -> Error {
                 source: Some(Box::new(e)),
             }
         }
-        heed::Error::Mdb(heed::MdbError::ReadersFull) => {
-            Error::IndexLocked {
-                data_dir: dir.to_path_buf(),
-                reason: e.to_string(),
-            }
-        }
+        heed::Error::Mdb(heed::MdbError::ReadersFull) => Error::IndexLocked {
+            data_dir: dir.to_path_buf(),
+            reason: e.to_string(),
+        },
         other => Error::Index {
             reason: format!("cannot open the index at {}: {other}", dir.display()),
             source: Some(Box::new(other)),

@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 
 /// English words too common to help a keyword search (Lucene's English stop set).
 const STOPWORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is",
-    "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there",
-    "these", "they", "this", "to", "was", "will", "with",
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with",
 ];
 
 /// Longest term kept, in bytes (longer runs are hashes, base64 and the like).
@@ -81,7 +81,8 @@ impl Analyzer {
     /// The terms of `text`, in order, with repeats.
     pub fn terms(&self, text: &str) -> Vec<String> {
         let mut out = Vec::new();
-        for word in text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '.')) {
+        for word in text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '.'))
+        {
             let word = word.trim_matches(|c: char| !c.is_alphanumeric());
             if word.is_empty() {
                 continue;

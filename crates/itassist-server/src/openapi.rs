@@ -1,0 +1,211 @@
+//! `GET /openapi.json`: an OpenAPI 3.1 description of every endpoint.
+
+use axum::Json;
+use serde_json::{json, Value};
+
+fn err(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+    })
+}
+
+fn ok(description: &str, schema: Value) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": schema } } })
+}
+
+/// The OpenAPI document.
+pub fn document() -> Value {
+    let unauthorized =
+        err("missing or wrong credentials (with `WWW-Authenticate: Basic realm=\"itassist\"`)");
+    let ask_body = json!({
+        "required": true,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/AskRequest" } } }
+    });
+    let model_errors = json!({
+        "400": err("malformed JSON (`invalid_json`) or invalid input (`invalid_input`)"),
+        "401": unauthorized,
+        "422": err("the prompt does not fit the model window (`context_overflow`)"),
+        "424": err("the model is not pulled (`model_not_found`)"),
+        "502": err("the model server returned an error (`ollama_error`)"),
+        "503": err("the model server cannot be reached (`ollama_unreachable`)"),
+        "504": err("the model server did not answer in time (`timeout`)"),
+    });
+    let mut ask_responses = model_errors.clone();
+    ask_responses["200"] = ok(
+        "the answer",
+        json!({ "$ref": "#/components/schemas/Answer" }),
+    );
+    let mut stream_responses = model_errors.clone();
+    stream_responses["200"] = json!({
+        "description": "Server-Sent Events: `sources` ({sources, dropped_passages}), `token` ({text}) repeated, then `done` (an Answer) or `error` ({error:{code,message}}). Failures before the first token are answered with a JSON error and its status instead.",
+        "content": { "text/event-stream": { "schema": { "type": "string" } } }
+    });
+    let mut models_responses = model_errors.clone();
+    models_responses["200"] = ok(
+        "the models",
+        json!({
+            "type": "object",
+            "properties": {
+                "models": { "type": "array", "items": { "type": "object" } },
+                "default": { "type": "string" }
+            }
+        }),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "itassist",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "A local assistant over an IT team's documents. Every endpoint but /health needs HTTP Basic auth. Errors are {\"error\": {\"code\", \"message\"}}."
+        },
+        "security": [ { "basic": [] } ],
+        "paths": {
+            "/upload/": { "post": {
+                "summary": "Upload and ingest one or many files",
+                "requestBody": { "required": true, "content": { "multipart/form-data": { "schema": {
+                    "type": "object",
+                    "properties": { "files": { "type": "array", "items": { "type": "string", "format": "binary" } } }
+                } } } },
+                "responses": {
+                    "200": ok("a status per file: added, replaced, unchanged, duplicate or failed", json!({ "$ref": "#/components/schemas/UploadReport" })),
+                    "400": err("not a multipart body, or no file in it"),
+                    "401": unauthorized,
+                    "413": err("larger than the upload limit (`payload_too_large`)"),
+                    "415": err("every file is of an unsupported type (`unsupported_format`, with `supported`)"),
+                    "422": err("every file is corrupt or empty")
+                }
+            } },
+            "/ask/": { "post": {
+                "summary": "Answer a question from the documents, with sources",
+                "requestBody": ask_body,
+                "responses": ask_responses
+            } },
+            "/ask/stream": {
+                "post": { "summary": "Answer a question, streamed as Server-Sent Events", "requestBody": ask_body, "responses": stream_responses },
+                "get": {
+                    "summary": "Like POST, for EventSource",
+                    "parameters": [
+                        { "name": "question", "in": "query", "required": true, "schema": { "type": "string" } },
+                        { "name": "context", "in": "query", "schema": { "type": "boolean", "default": true } },
+                        { "name": "model", "in": "query", "schema": { "type": "string" } },
+                        { "name": "top_k", "in": "query", "schema": { "type": "integer", "minimum": 1 } }
+                    ],
+                    "responses": stream_responses
+                }
+            },
+            "/search": { "post": {
+                "summary": "The passages that best match a query",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "required": ["query"],
+                    "properties": { "query": { "type": "string" }, "k": { "type": "integer", "minimum": 1, "maximum": 100 } }
+                } } } },
+                "responses": {
+                    "200": ok("passages, best first", json!({ "type": "object", "properties": {
+                        "query": { "type": "string" },
+                        "results": { "type": "array", "items": { "$ref": "#/components/schemas/Passage" } }
+                    } })),
+                    "400": err("malformed JSON or empty query"),
+                    "401": unauthorized
+                }
+            } },
+            "/documents": { "get": {
+                "summary": "The indexed documents",
+                "responses": {
+                    "200": ok("documents", json!({ "type": "object", "properties": {
+                        "documents": { "type": "array", "items": { "$ref": "#/components/schemas/Document" } }
+                    } })),
+                    "401": unauthorized
+                }
+            } },
+            "/documents/{id}": { "delete": {
+                "summary": "Remove a document with its chunks and vectors",
+                "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } } ],
+                "responses": {
+                    "200": ok("the removed document", json!({ "type": "object", "properties": { "removed": { "$ref": "#/components/schemas/Document" } } })),
+                    "400": err("the id is not a number"),
+                    "401": unauthorized,
+                    "404": err("no such document (`document_not_found`)")
+                }
+            } },
+            "/models": { "get": { "summary": "Models of the chat-model server", "responses": models_responses } },
+            "/health": { "get": {
+                "summary": "Index and model-server state (no authentication)",
+                "security": [],
+                "responses": {
+                    "200": ok("status `ok` or `degraded` (model server unreachable)", json!({ "type": "object" })),
+                    "503": ok("the index cannot be read", json!({ "type": "object" }))
+                }
+            } },
+            "/openapi.json": { "get": { "summary": "This document", "responses": { "200": ok("OpenAPI 3.1", json!({ "type": "object" })), "401": unauthorized } } },
+            "/": { "get": { "summary": "The web page", "responses": { "200": { "description": "HTML", "content": { "text/html": {} } }, "401": unauthorized } } }
+        },
+        "components": {
+            "securitySchemes": { "basic": { "type": "http", "scheme": "basic" } },
+            "schemas": {
+                "Error": { "type": "object", "required": ["error"], "properties": { "error": {
+                    "type": "object", "required": ["code", "message"],
+                    "properties": {
+                        "code": { "type": "string", "description": "stable machine-readable code" },
+                        "message": { "type": "string" },
+                        "supported": { "type": "array", "items": { "type": "string" }, "description": "with unsupported_format" }
+                    }
+                } } },
+                "AskRequest": { "type": "object", "required": ["question"], "properties": {
+                    "question": { "type": "string" },
+                    "context": { "type": "boolean", "default": true, "description": "false: ask the model directly, without passages" },
+                    "model": { "type": "string" },
+                    "top_k": { "type": "integer", "minimum": 1, "maximum": 100 },
+                    "temperature": { "type": "number" },
+                    "num_ctx": { "type": "integer" },
+                    "num_predict": { "type": "integer" },
+                    "seed": { "type": "integer" }
+                } },
+                "Answer": { "type": "object", "properties": {
+                    "question": { "type": "string" },
+                    "answer": { "type": "string" },
+                    "context_used": { "type": "boolean", "description": "whether passages were given to the model" },
+                    "sources": { "type": "array", "items": { "$ref": "#/components/schemas/Passage" } },
+                    "cited": { "type": "array", "items": { "type": "integer" }, "description": "1-based numbers of the sources the answer cites" },
+                    "model": { "type": "string" },
+                    "dropped_passages": { "type": "integer" },
+                    "finish_reason": { "type": ["string", "null"] },
+                    "timings": { "type": "object" }
+                } },
+                "Passage": { "type": "object", "properties": {
+                    "chunk_id": { "type": "integer" }, "document_id": { "type": "integer" },
+                    "source": { "type": "string" }, "name": { "type": "string" },
+                    "title": { "type": ["string", "null"] }, "page": { "type": ["integer", "null"] },
+                    "section": { "type": ["string", "null"] }, "text": { "type": "string" },
+                    "score": { "type": "number" }
+                } },
+                "Document": { "type": "object", "properties": {
+                    "id": { "type": "integer" }, "source": { "type": "string" }, "name": { "type": "string" },
+                    "title": { "type": ["string", "null"] }, "format": { "type": "string" },
+                    "media_type": { "type": "string" }, "sha256": { "type": "string" },
+                    "size": { "type": "integer" }, "page_count": { "type": ["integer", "null"] },
+                    "chunk_count": { "type": "integer" }, "ingested_at": { "type": "integer" }
+                } },
+                "UploadReport": { "type": "object", "properties": {
+                    "files": { "type": "array", "items": { "type": "object", "properties": {
+                        "name": { "type": "string", "description": "display name: the last component of the client's filename" },
+                        "original_name": { "type": "string" },
+                        "status": { "type": "string", "enum": ["added", "replaced", "unchanged", "duplicate", "failed"] },
+                        "document": { "$ref": "#/components/schemas/Document" },
+                        "document_id": { "type": "integer" },
+                        "duplicate_of": { "type": "string" },
+                        "error": { "type": "object" },
+                        "size": { "type": "integer" },
+                        "sha256": { "type": "string" }
+                    } } },
+                    "failed": { "type": "integer" }
+                } }
+            }
+        }
+    })
+}
+
+/// `GET /openapi.json`.
+pub async fn openapi() -> Json<Value> {
+    Json(document())
+}

@@ -1,0 +1,313 @@
+"""itassist: a local assistant over an IT team's documents.
+
+Ingest PDF, HTML, Markdown, office files, man pages and scanned images (OCR); embed them on
+the machine (ONNX Runtime, all-MiniLM-L6-v2); search an embedded LMDB vector index; answer
+questions with a local model served by Ollama, citing the passages used.
+
+>>> import itassist
+>>> assistant = itassist.Assistant("./itassist-data")      # doctest: +SKIP
+>>> assistant.ingest(["./docs"])                           # doctest: +SKIP
+>>> assistant.search("how do I rotate ssh keys?", k=3)     # doctest: +SKIP
+
+Everything is implemented by the Rust core (``itassist._native``); this module re-exports its
+classes, adds :class:`AsyncAssistant` (coroutines over the same core) and points the core at
+the ONNX Runtime library of the ``onnxruntime`` package.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _native
+from ._native import (
+    ERROR_CLASSES,
+    ERROR_CODES,
+    Answer,
+    AnswerStream,
+    Assistant,
+    AsyncAnswerStream,
+    ContextOverflowError,
+    CorruptDocumentError,
+    Document,
+    DocumentNotFoundError,
+    EmbeddingFailedError,
+    EmbeddingModelMismatchError,
+    EmbeddingModelUnavailableError,
+    EmptyDocumentError,
+    FileReport,
+    IndexCorruptError,
+    IndexFullError,
+    IndexLockedError,
+    IndexStats,
+    IndexStorageError,
+    IngestReport,
+    InvalidInputError,
+    IoError,
+    ItassistError,
+    ModelInfo,
+    ModelNotFoundError,
+    OcrFailedError,
+    OcrUnavailableError,
+    OllamaError,
+    OllamaUnreachableError,
+    OperationCancelledError,
+    Passage,
+    PathNotFoundError,
+    RequestTimeoutError,
+    RuntimeUnavailableError,
+    Timings,
+    UnsupportedFormatError,
+)
+
+__version__: str = _native.__version__
+
+StrPath = Union[str, "os.PathLike[str]"]
+"""A path: ``str`` or ``os.PathLike``."""
+
+ProgressCallback = Callable[[int, int, str, str], object]
+"""``progress(done, total, path, status)``, called after each ingested file."""
+
+_LIBRARY_GLOBS = {
+    "linux": "libonnxruntime.so*",
+    "darwin": "libonnxruntime*.dylib",
+    "win32": "onnxruntime.dll",
+}
+
+
+def _onnxruntime_library() -> Optional[str]:
+    """The ONNX Runtime shared library shipped by the installed ``onnxruntime`` package.
+
+    Found without importing ``onnxruntime`` (``importlib.util.find_spec``). ``None`` when the
+    package is not installed; the core then tries ``ORT_DYLIB_PATH`` and the usual locations.
+    """
+    spec = importlib.util.find_spec("onnxruntime")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    pattern = _LIBRARY_GLOBS.get(sys.platform, "libonnxruntime.so*")
+    for location in spec.submodule_search_locations:
+        found = sorted(Path(location, "capi").glob(pattern), key=lambda p: len(p.name))
+        # The longest name is the real file (libonnxruntime.so.1.32.0), not a symlink.
+        if found:
+            return str(found[-1])
+    return None
+
+
+class AsyncAssistant:
+    """The asynchronous twin of :class:`Assistant`: the same methods, as coroutines.
+
+    Construction does no I/O; the index is opened and the embedding model loaded on the first
+    awaited call (or by ``await AsyncAssistant.open(...)``). Blocking work runs on a Rust
+    thread pool, never on the event loop, so it can be used inside an already running loop
+    (Jupyter, FastAPI). Keyword arguments are those of :class:`Assistant`.
+    """
+
+    __slots__ = ("_inner",)
+
+    def __init__(
+        self,
+        data_dir: StrPath,
+        *,
+        model_dir: Optional[StrPath] = None,
+        embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2",
+        onnxruntime: Optional[StrPath] = None,
+        top_k: int = 5,
+        chunk_tokens: int = 256,
+        chunk_overlap: int = 32,
+        ocr: bool = True,
+        ocr_languages: Sequence[str] = ("eng", "spa"),
+        ollama_url: Optional[str] = None,
+        backend: str = "ollama",
+        model: Optional[str] = None,
+        temperature: Optional[float] = None,
+        num_ctx: Optional[int] = None,
+        num_predict: Optional[int] = 512,
+        seed: Optional[int] = None,
+        api_key: Optional[str] = None,
+        batch_size: int = 32,
+        threads: Optional[int] = None,
+        connect_timeout: float = 5.0,
+        request_timeout: float = 30.0,
+        generation_timeout: float = 600.0,
+    ) -> None:
+        self._inner = Assistant(
+            data_dir,
+            model_dir=model_dir,
+            embedding_model=embedding_model,
+            onnxruntime=onnxruntime,
+            top_k=top_k,
+            chunk_tokens=chunk_tokens,
+            chunk_overlap=chunk_overlap,
+            ocr=ocr,
+            ocr_languages=list(ocr_languages),
+            ollama_url=ollama_url,
+            backend=backend,
+            model=model,
+            temperature=temperature,
+            num_ctx=num_ctx,
+            num_predict=num_predict,
+            seed=seed,
+            api_key=api_key,
+            batch_size=batch_size,
+            threads=threads,
+            connect_timeout=connect_timeout,
+            request_timeout=request_timeout,
+            generation_timeout=generation_timeout,
+            lazy=True,
+        )
+
+    @classmethod
+    async def open(cls, data_dir: StrPath, **options: Any) -> AsyncAssistant:
+        """Creates the assistant and opens it (index and embedding model) right away."""
+        assistant = cls(data_dir, **options)
+        await assistant._inner._aopen()
+        return assistant
+
+    @classmethod
+    def from_sync(cls, assistant: Assistant) -> AsyncAssistant:
+        """An async view of an existing :class:`Assistant` (sharing its open index)."""
+        view = cls.__new__(cls)
+        view._inner = assistant
+        return view
+
+    @property
+    def sync(self) -> Assistant:
+        """The synchronous :class:`Assistant` behind this one (same index, same model)."""
+        return self._inner
+
+    @property
+    def data_dir(self) -> Path:
+        """The index directory."""
+        return Path(self._inner.data_dir)
+
+    async def ingest(
+        self,
+        paths: Union[StrPath, Sequence[StrPath]],
+        *,
+        progress: Optional[ProgressCallback] = None,
+    ) -> IngestReport:
+        """Ingests files, folders (recursively) and glob patterns; see :meth:`Assistant.ingest`.
+
+        Cancelling the task stops the run after the current file.
+        """
+        return await self._inner._aingest(paths, progress)
+
+    async def ingest_bytes(self, name: str, data: bytes) -> FileReport:
+        """Ingests one uploaded document given as bytes; see :meth:`Assistant.ingest_bytes`."""
+        return await self._inner._aingest_bytes(name, data)
+
+    async def search(self, query: str, k: Optional[int] = None) -> list[Passage]:
+        """The ``k`` passages that best match ``query``, best first."""
+        return await self._inner._asearch(query, k)
+
+    async def embed(self, texts: Union[str, Sequence[str]]) -> npt.NDArray[np.float32]:
+        """Embeds texts: a float32 array of shape ``[len(texts), dimensions]``."""
+        return await self._inner._aembed(texts)
+
+    async def documents(self) -> list[Document]:
+        """All documents in the index."""
+        return await self._inner._adocuments()
+
+    async def document(self, doc: Union[Document, int, StrPath]) -> Document:
+        """Finds a document by id, ``Document``, source path, ``upload:NAME`` or name."""
+        return await self._inner._adocument(doc)
+
+    async def remove(self, doc: Union[Document, int, StrPath]) -> Document:
+        """Removes a document with its chunks and vectors; returns what was removed."""
+        return await self._inner._aremove(doc)
+
+    async def stats(self) -> IndexStats:
+        """Counts and sizes of the index."""
+        return await self._inner._astats()
+
+    async def models(self) -> list[ModelInfo]:
+        """The models the chat-model server has."""
+        return await self._inner._amodels()
+
+    async def ask(
+        self,
+        question: str,
+        *,
+        model: Optional[str] = None,
+        top_k: Optional[int] = None,
+        no_context: bool = False,
+        temperature: Optional[float] = None,
+        num_ctx: Optional[int] = None,
+        num_predict: Optional[int] = None,
+        seed: Optional[int] = None,
+    ) -> Answer:
+        """Answers a question from the indexed documents; see :meth:`Assistant.ask`."""
+        return await self._inner._aask(
+            question, model, top_k, no_context, temperature, num_ctx, num_predict, seed
+        )
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        model: Optional[str] = None,
+        top_k: Optional[int] = None,
+        no_context: bool = False,
+        temperature: Optional[float] = None,
+        num_ctx: Optional[int] = None,
+        num_predict: Optional[int] = None,
+        seed: Optional[int] = None,
+    ) -> AsyncAnswerStream:
+        """Streams an answer: ``async for token in stream``, then ``stream.answer``."""
+        return self._inner._aask_stream(
+            question, model, top_k, no_context, temperature, num_ctx, num_predict, seed
+        )
+
+    def __repr__(self) -> str:
+        return "Async" + repr(self._inner)
+
+
+__all__ = [
+    "Answer",
+    "AnswerStream",
+    "Assistant",
+    "AsyncAnswerStream",
+    "AsyncAssistant",
+    "ContextOverflowError",
+    "CorruptDocumentError",
+    "Document",
+    "DocumentNotFoundError",
+    "ERROR_CLASSES",
+    "ERROR_CODES",
+    "EmbeddingFailedError",
+    "EmbeddingModelMismatchError",
+    "EmbeddingModelUnavailableError",
+    "EmptyDocumentError",
+    "FileReport",
+    "IndexCorruptError",
+    "IndexFullError",
+    "IndexLockedError",
+    "IndexStats",
+    "IndexStorageError",
+    "IngestReport",
+    "InvalidInputError",
+    "IoError",
+    "ItassistError",
+    "ModelInfo",
+    "ModelNotFoundError",
+    "OcrFailedError",
+    "OcrUnavailableError",
+    "OllamaError",
+    "OllamaUnreachableError",
+    "OperationCancelledError",
+    "Passage",
+    "PathNotFoundError",
+    "ProgressCallback",
+    "RequestTimeoutError",
+    "RuntimeUnavailableError",
+    "StrPath",
+    "Timings",
+    "UnsupportedFormatError",
+    "__version__",
+]

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Tests of the HTTP service: the Rust tests over a real socket, then the web page in a real
+# headless Chromium (Debian `chromium` + npm `playwright-core`; never `npx playwright install`).
+#
+#   bash scripts/test-server.sh            # both
+#   SKIP_RUST=1 bash scripts/test-server.sh  # browser test only
+#
+# With LLAMA_SERVER and LLAMA_MODEL set (scripts/provision-llama.sh), the browser test asks a
+# real model; otherwise it checks the page's `ollama_unreachable` error display.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/itassist/target}"
+export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$HOME/.cache/itassist/onnxruntime/libonnxruntime.so.1.32.0}"
+export ITASSIST_MODEL_DIR="${ITASSIST_MODEL_DIR:-$HOME/.cache/itassist/models/all-MiniLM-L6-v2}"
+
+if [ -z "${SKIP_RUST:-}" ]; then
+  cargo test -p itassist-server
+fi
+
+cargo build -p itassist-cli
+export ITASSIST_BIN="$CARGO_TARGET_DIR/debug/itassist"
+
+if [ ! -x /usr/bin/chromium ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update
+  $SUDO apt-get install -y --no-install-recommends chromium
+fi
+
+cd crates/itassist-server/browser
+if [ ! -d node_modules/playwright-core ]; then
+  npm install --no-audit --no-fund
+fi
+node --test
