@@ -1,0 +1,292 @@
+//! The `Assistant` class: the core [`itassist::Assistant`] with Promise-returning methods.
+//!
+//! Blocking work (loading the model, parsing, embedding, LMDB) runs on tokio's blocking pool
+//! and network work (the model server) on napi-rs's tokio runtime, so the JavaScript event
+//! loop never waits for either. Each method's promise settles on the JavaScript thread, where
+//! a failure becomes an `Error` with the core's `code` (see [`crate::error`]).
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{Either, Float32Array, PromiseRaw, ToNapiValue, Uint8Array};
+use napi::Env;
+use napi_derive::napi;
+
+use crate::answer::AskStream;
+use crate::error;
+use crate::types::{
+    Answer, AskOptions, AssistantOptions, Document, FileReport, IndexStats, IngestReport,
+    ModelInfo, Passage,
+};
+
+/// A local document assistant over one index directory.
+///
+/// Create it with `await Assistant.open({ dataDir })` (there is no constructor: opening loads
+/// the embedding model, which is too slow for the event loop). One object can serve many
+/// concurrent calls; searches keep running while an ingest writes.
+#[napi]
+pub struct Assistant {
+    inner: Arc<itassist::Assistant>,
+}
+
+/// Runs `work` on tokio's blocking pool and settles a promise with its result.
+fn blocking<'env, V, F>(env: &'env Env, work: F) -> napi::Result<PromiseRaw<'env, V>>
+where
+    V: ToNapiValue + Send + 'static,
+    F: FnOnce() -> itassist::Result<V> + Send + 'static,
+{
+    env.spawn_future_with_callback(
+        async move { Ok(tokio::task::spawn_blocking(work).await) },
+        |env, joined| match joined {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(error::core_error(env, &e)),
+            Err(join) => Err(error::internal(env, "itassist worker thread failed", join)),
+        },
+    )
+}
+
+/// Settles a promise with the outcome of a core future (run on napi-rs's tokio runtime).
+fn future<'env, V, F>(env: &'env Env, work: F) -> napi::Result<PromiseRaw<'env, V>>
+where
+    V: ToNapiValue + Send + 'static,
+    F: Future<Output = itassist::Result<V>> + Send + 'static,
+{
+    env.spawn_future_with_callback(async move { Ok(work.await) }, |env, outcome| {
+        outcome.map_err(|e| error::core_error(env, &e))
+    })
+}
+
+/// The core configuration for `options`.
+fn config(options: AssistantOptions) -> itassist::Result<itassist::Config> {
+    if options.data_dir.trim().is_empty() {
+        return Err(error::invalid_input("dataDir is empty"));
+    }
+    let mut config = itassist::Config::new(&options.data_dir);
+    if let Some(dir) = options.model_dir {
+        config.embedding.model_dir = Some(PathBuf::from(dir));
+    }
+    config.embedding.onnxruntime = options
+        .onnx_runtime
+        .map(PathBuf::from)
+        .or_else(crate::default_onnx_runtime);
+    if let Some(k) = options.top_k {
+        config.retrieval.top_k = k as usize;
+    }
+    if let Some(tokens) = options.chunk_tokens {
+        config.chunking.max_tokens = tokens as usize;
+    }
+    if let Some(overlap) = options.chunk_overlap {
+        config.chunking.overlap_tokens = overlap as usize;
+    }
+    if let Some(ocr) = options.ocr {
+        config.loading.ocr = ocr;
+    }
+    if let Some(url) = options.ollama_url {
+        config.answer.base_url = url;
+    }
+    if let Some(backend) = options.backend {
+        config.answer.backend = backend.parse()?;
+    }
+    if let Some(model) = options.model {
+        config.answer.model = model;
+    }
+    if let Some(secs) = options.connect_timeout_secs {
+        config.answer.connect_timeout_secs = secs;
+    }
+    Ok(config)
+}
+
+/// `k` as a count, rejecting 0.
+fn positive(k: u32, what: &str) -> itassist::Result<usize> {
+    if k == 0 {
+        return Err(error::invalid_input(format!("{what} must be at least 1")));
+    }
+    Ok(k as usize)
+}
+
+#[napi]
+impl Assistant {
+    /// Opens (or creates) the index in `options.dataDir` and loads the embedding model.
+    ///
+    /// Rejects with `code` `embedding_model_unavailable` (no model in `modelDir`),
+    /// `runtime_unavailable` (no ONNX Runtime), `embedding_model_mismatch`, `index_locked`,
+    /// `invalid_input`, ...
+    #[napi(ts_return_type = "Promise<Assistant>")]
+    pub fn open<'env>(
+        env: &'env Env,
+        options: AssistantOptions,
+    ) -> napi::Result<PromiseRaw<'env, Assistant>> {
+        blocking(env, move || {
+            let assistant = itassist::Assistant::open(config(options)?)?;
+            Ok(Assistant {
+                inner: Arc::new(assistant),
+            })
+        })
+    }
+
+    /// Length of every embedding vector (384 for all-MiniLM-L6-v2).
+    #[napi(getter)]
+    pub fn dimensions(&self) -> u32 {
+        u32::try_from(self.inner.embedder().dimensions()).unwrap_or(u32::MAX)
+    }
+
+    /// The embedding model's id, as recorded in the index.
+    #[napi(getter)]
+    pub fn embedding_model(&self) -> String {
+        self.inner.embedder().model_id().to_string()
+    }
+
+    /// The index directory.
+    #[napi(getter)]
+    pub fn data_dir(&self) -> String {
+        self.inner.config().data_dir.to_string_lossy().into_owned()
+    }
+
+    /// Ingests files, folders (recursively) and glob patterns. Unchanged files are skipped
+    /// cheaply; per-file failures are in the report (`files[i].error.code`), not a rejection.
+    #[napi]
+    pub fn ingest<'env>(
+        &self,
+        env: &'env Env,
+        paths: Either<String, Vec<String>>,
+    ) -> napi::Result<PromiseRaw<'env, IngestReport>> {
+        let inner = self.inner.clone();
+        let paths = match paths {
+            Either::A(one) => vec![one],
+            Either::B(many) => many,
+        };
+        blocking(env, move || {
+            if paths.is_empty() {
+                return Err(error::invalid_input("no paths to ingest"));
+            }
+            Ok(inner.ingest(&paths)?.into())
+        })
+    }
+
+    /// Ingests one uploaded document given as bytes; `name` is a display name and format hint,
+    /// never a path.
+    #[napi]
+    pub fn ingest_bytes<'env>(
+        &self,
+        env: &'env Env,
+        name: String,
+        data: Uint8Array,
+    ) -> napi::Result<PromiseRaw<'env, FileReport>> {
+        let inner = self.inner.clone();
+        let bytes = data.to_vec();
+        blocking(env, move || Ok(inner.ingest_bytes(&name, &bytes)?.into()))
+    }
+
+    /// The `k` passages (default: `topK`) that best match `query`, best first. An empty query
+    /// rejects with `invalid_input`.
+    #[napi]
+    pub fn search<'env>(
+        &self,
+        env: &'env Env,
+        query: String,
+        k: Option<u32>,
+    ) -> napi::Result<PromiseRaw<'env, Vec<Passage>>> {
+        let inner = self.inner.clone();
+        blocking(env, move || {
+            let k = match k {
+                Some(k) => positive(k, "k")?,
+                None => inner.config().retrieval.top_k,
+            };
+            let passages = inner.search(&query, k)?;
+            Ok(passages.into_iter().map(Passage::from).collect())
+        })
+    }
+
+    /// Embeds texts with the index's model: one flat `Float32Array` of
+    /// `texts.length * assistant.dimensions` values, vector `i` at
+    /// `subarray(i * dimensions, (i + 1) * dimensions)` (L2-normalised).
+    #[napi]
+    pub fn embed<'env>(
+        &self,
+        env: &'env Env,
+        texts: Vec<String>,
+    ) -> napi::Result<PromiseRaw<'env, Float32Array>> {
+        let inner = self.inner.clone();
+        blocking(env, move || {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let vectors = inner.embed(&refs)?;
+            let mut flat = Vec::with_capacity(vectors.len() * inner.embedder().dimensions());
+            for v in &vectors {
+                flat.extend_from_slice(v);
+            }
+            Ok(Float32Array::new(flat))
+        })
+    }
+
+    /// All documents in the index.
+    #[napi]
+    pub fn documents<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Vec<Document>>> {
+        let inner = self.inner.clone();
+        blocking(env, move || {
+            Ok(inner.documents()?.into_iter().map(Document::from).collect())
+        })
+    }
+
+    /// Removes a document (by id, source path, `upload:NAME` or unique name) with its chunks
+    /// and vectors; resolves to what was removed. Rejects with `document_not_found`.
+    #[napi]
+    pub fn remove<'env>(
+        &self,
+        env: &'env Env,
+        doc: Either<String, i64>,
+    ) -> napi::Result<PromiseRaw<'env, Document>> {
+        let inner = self.inner.clone();
+        let selector = match doc {
+            Either::A(s) => s,
+            Either::B(id) => id.to_string(),
+        };
+        blocking(env, move || Ok(inner.remove(&selector)?.into()))
+    }
+
+    /// Counts and sizes of the index.
+    #[napi]
+    pub fn stats<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, IndexStats>> {
+        let inner = self.inner.clone();
+        blocking(env, move || Ok(inner.stats()?.into()))
+    }
+
+    /// Answers a question from the indexed documents with the chat model, citing sources as
+    /// `[n]`. Rejects with `ollama_unreachable`, `model_not_found`, `context_overflow`, ...
+    #[napi]
+    pub fn ask<'env>(
+        &self,
+        env: &'env Env,
+        question: String,
+        options: Option<AskOptions>,
+    ) -> napi::Result<PromiseRaw<'env, Answer>> {
+        let inner = self.inner.clone();
+        let options: itassist::AskOptions = options.unwrap_or_default().into();
+        future(env, async move {
+            Ok(inner.ask(&question, &options).await?.into())
+        })
+    }
+
+    /// Like `ask`, streaming: an async iterator of `{ type: 'sources' }`, then
+    /// `{ type: 'token', text }` events, then one `{ type: 'done', answer }`. Errors reject
+    /// the pending `next()`; `break` cancels the request.
+    #[napi]
+    pub fn ask_stream(&self, question: String, options: Option<AskOptions>) -> AskStream {
+        let options: itassist::AskOptions = options.unwrap_or_default().into();
+        AskStream::new(self.inner.ask_stream(&question, options))
+    }
+
+    /// The models the chat-model server has.
+    #[napi]
+    pub fn models<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Vec<ModelInfo>>> {
+        let inner = self.inner.clone();
+        future(env, async move {
+            Ok(inner
+                .models()
+                .await?
+                .into_iter()
+                .map(ModelInfo::from)
+                .collect())
+        })
+    }
+}
