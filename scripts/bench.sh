@@ -43,5 +43,13 @@ fi
     cat "$out/scifact.md"
     echo
   fi
+  if [ -f "$out/scifact-256.md" ]; then
+    echo "### Earlier run: 256-token chunks, with the whole-document (MTEB) dense baseline"
+    echo
+    echo "Command: \`itassist-bench scifact\` when the default chunk size was 256 tokens; it chose 128."
+    echo
+    cat "$out/scifact-256.md"
+    echo
+  fi
 } > docs/benchmarks.md
 echo "wrote docs/benchmarks.md" >&2

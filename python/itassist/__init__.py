@@ -118,7 +118,7 @@ class AsyncAssistant:
         embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2",
         onnxruntime: Optional[StrPath] = None,
         top_k: int = 5,
-        chunk_tokens: int = 256,
+        chunk_tokens: int = 128,
         chunk_overlap: int = 32,
         ocr: bool = True,
         ocr_languages: Sequence[str] = ("eng", "spa"),

@@ -344,7 +344,7 @@ impl Assistant {
         embedding_model = itassist::DEFAULT_EMBEDDING_MODEL.to_string(),
         onnxruntime = None,
         top_k = 5,
-        chunk_tokens = 256,
+        chunk_tokens = 128,
         chunk_overlap = 32,
         ocr = true,
         ocr_languages = vec!["eng".to_string(), "spa".to_string()],
@@ -364,7 +364,7 @@ impl Assistant {
         lazy = false,
     ))]
     #[pyo3(
-        text_signature = "(data_dir, *, model_dir=None, embedding_model='sentence-transformers/all-MiniLM-L6-v2', onnxruntime=None, top_k=5, chunk_tokens=256, chunk_overlap=32, ocr=True, ocr_languages=('eng', 'spa'), ollama_url=None, backend='ollama', model=None, temperature=None, num_ctx=None, num_predict=512, seed=None, api_key=None, batch_size=32, threads=None, connect_timeout=5.0, request_timeout=30.0, generation_timeout=600.0, lazy=False)"
+        text_signature = "(data_dir, *, model_dir=None, embedding_model='sentence-transformers/all-MiniLM-L6-v2', onnxruntime=None, top_k=5, chunk_tokens=128, chunk_overlap=32, ocr=True, ocr_languages=('eng', 'spa'), ollama_url=None, backend='ollama', model=None, temperature=None, num_ctx=None, num_predict=512, seed=None, api_key=None, batch_size=32, threads=None, connect_timeout=5.0, request_timeout=30.0, generation_timeout=600.0, lazy=False)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(

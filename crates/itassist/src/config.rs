@@ -324,8 +324,10 @@ impl Default for EmbeddingConfig {
 
 impl Default for ChunkingConfig {
     fn default() -> Self {
+        // 128-token chunks beat 254-token ones on SciFact's train split (dense nDCG@10 0.683
+        // vs 0.673), and all-MiniLM-L6-v2 was trained on 128-token inputs.
         ChunkingConfig {
-            max_tokens: 256,
+            max_tokens: 128,
             overlap_tokens: 32,
         }
     }
@@ -340,8 +342,9 @@ impl Default for RetrievalConfig {
             n_trees: 16,
             mode: RetrievalMode::default(),
             bm25: crate::keyword::Bm25::default(),
-            rrf_k: 60.0,
-            keyword_weight: 1.0,
+            // Tuned on SciFact's train split (itassist-bench scifact).
+            rrf_k: 10.0,
+            keyword_weight: 1.25,
             fusion_candidates: 50,
         }
     }

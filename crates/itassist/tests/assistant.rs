@@ -294,6 +294,7 @@ fn tree_search_agrees_with_exact_search() {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = common::config(&tmp.path().join("index"));
     config.retrieval.exact_search_below = 0; // always go through the arroy trees
+    config.retrieval.mode = itassist::config::RetrievalMode::Dense;
     let assistant = Assistant::with_embedder(config, common::embedder()).unwrap();
     assistant
         .ingest(&[common::corpus_file("debdocs/text/maint-guide.en.txt")])
