@@ -6,7 +6,7 @@ use futures_util::stream;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::http::{error_value_message, Deadline, Http};
+use super::http::{error_value_message, parse_stream_item, Deadline, Http};
 use super::stream::LineReader;
 use super::{
     normalize_base_url, ChatBackend, ChatEvent, ChatRequest, ChatResponse, ChatStats, ChatStream,
@@ -88,28 +88,7 @@ impl ChatLine {
 
 /// Parses one NDJSON line, turning an `error` key into an `Err`.
 fn parse_line<T: for<'de> Deserialize<'de>>(line: &str, tokens_so_far: usize) -> Result<T> {
-    let value: serde_json::Value = serde_json::from_str(line).map_err(|e| Error::Ollama {
-        status: None,
-        message: format!(
-            "the server sent a line that is not JSON ({e}): {}",
-            line.chars().take(200).collect::<String>()
-        ),
-    })?;
-    if let Some(message) = value.get("error").and_then(error_value_message) {
-        let message = if tokens_so_far > 0 {
-            format!("{message} (the stream failed after {tokens_so_far} chunks; the partial answer was discarded)")
-        } else {
-            message
-        };
-        return Err(Error::Ollama {
-            status: Some(200),
-            message,
-        });
-    }
-    serde_json::from_value(value).map_err(|e| Error::Ollama {
-        status: None,
-        message: format!("unexpected line from the server ({e})"),
-    })
+    parse_stream_item(line, "line", tokens_so_far as u64)
 }
 
 fn closed_early(what: &str) -> Error {

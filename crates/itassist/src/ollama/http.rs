@@ -284,3 +284,35 @@ pub(crate) fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     }
     last
 }
+
+/// Parses one streamed item (an NDJSON line or an SSE event's data), turning an `error` key
+/// into an `Err` that says how far the stream got (the partial answer is never returned).
+/// `kind` names the item in messages ("line", "event", "chat completion").
+pub(crate) fn parse_stream_item<T: for<'de> serde::Deserialize<'de>>(
+    text: &str,
+    kind: &str,
+    chunks_so_far: u64,
+) -> Result<T> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::Ollama {
+        status: None,
+        message: format!(
+            "the server sent a {kind} that is not JSON ({e}): {}",
+            text.chars().take(200).collect::<String>()
+        ),
+    })?;
+    if let Some(message) = value.get("error").and_then(error_value_message) {
+        let message = if chunks_so_far > 0 {
+            format!("{message} (the stream failed after {chunks_so_far} chunks; the partial answer was discarded)")
+        } else {
+            message
+        };
+        return Err(Error::Ollama {
+            status: Some(200),
+            message,
+        });
+    }
+    serde_json::from_value(value).map_err(|e| Error::Ollama {
+        status: None,
+        message: format!("unexpected {kind} from the server ({e})"),
+    })
+}

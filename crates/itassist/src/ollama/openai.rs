@@ -8,7 +8,7 @@ use futures_util::stream;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::http::{error_value_message, Deadline, Http};
+use super::http::{parse_stream_item, Deadline, Http};
 use super::stream::{LineReader, SseParser};
 use super::{
     normalize_base_url, ChatBackend, ChatEvent, ChatRequest, ChatResponse, ChatStats, ChatStream,
@@ -139,28 +139,7 @@ impl Tally {
 }
 
 fn parse_completion(data: &str, chunks: u64) -> Result<Completion> {
-    let value: serde_json::Value = serde_json::from_str(data).map_err(|e| Error::Ollama {
-        status: None,
-        message: format!(
-            "the server sent an event that is not JSON ({e}): {}",
-            data.chars().take(200).collect::<String>()
-        ),
-    })?;
-    if let Some(message) = value.get("error").and_then(error_value_message) {
-        let message = if chunks > 0 {
-            format!("{message} (the stream failed after {chunks} chunks; the partial answer was discarded)")
-        } else {
-            message
-        };
-        return Err(Error::Ollama {
-            status: Some(200),
-            message,
-        });
-    }
-    serde_json::from_value(value).map_err(|e| Error::Ollama {
-        status: None,
-        message: format!("unexpected chat completion from the server ({e})"),
-    })
+    parse_stream_item(data, "chat completion", chunks)
 }
 
 fn closed_early() -> Error {
