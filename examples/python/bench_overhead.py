@@ -5,7 +5,7 @@
 Indexes the OpenSSH man pages of the shared corpus into a temporary directory, times SEARCHES
 searches (default 1000; best of three rounds), 10,000 `stats()` calls (no model involved: the
 binding's own cost shows there) and one `embed` of 256 corpus passages from Python, then runs the Rust
-example `bindings/python/examples/overhead.rs` on the same index and texts, and prints both.
+example `bindings/python/examples/python_overhead.rs` on the same index and texts, and prints both.
 Needs ITASSIST_MODEL_DIR, cargo, and CARGO_TARGET_DIR (defaults to ~/.cache/itassist/target).
 """
 
@@ -39,10 +39,10 @@ def main(searches: int) -> None:
     env = dict(os.environ)
     env.setdefault("CARGO_TARGET_DIR", str(Path.home() / ".cache/itassist/target"))
     subprocess.run(
-        ["cargo", "build", "--release", "-q", "-p", "itassist-python", "--example", "overhead"],
+        ["cargo", "build", "--release", "-q", "-p", "itassist-python", "--example", "python_overhead"],
         cwd=REPO, env=env, check=True,
     )
-    binary = Path(env["CARGO_TARGET_DIR"]) / "release" / "examples" / "overhead"
+    binary = Path(env["CARGO_TARGET_DIR"]) / "release" / "examples" / "python_overhead"
     with tempfile.TemporaryDirectory(prefix="itassist-bench-") as tmp:
         data_dir = Path(tmp) / "index"
         a = itassist.Assistant(data_dir, ocr=False)

@@ -5,7 +5,7 @@
 //   - embed: throughput (texts/s) of one embed() of the same texts.
 //
 // Usage (from node/): node bench/overhead.mjs [SEARCHES [ROUNDS]]
-// Needs the Rust side built: cargo build --release -p itassist-node --example overhead
+// Needs the Rust side built: cargo build --release -p itassist-node --example node_overhead
 // (OVERHEAD_BIN overrides its path). ITASSIST_MODEL_DIR and ORT_DYLIB_PATH as for the tests.
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -26,7 +26,7 @@ const query = 'how do I forward an ssh agent through a jump host?'
 const cache = process.env.ITASSIST_CACHE ?? path.join(os.homedir(), '.cache', 'itassist')
 const bin =
   process.env.OVERHEAD_BIN ??
-  path.join(process.env.CARGO_TARGET_DIR ?? path.join(cache, 'target'), 'release', 'examples', 'overhead')
+  path.join(process.env.CARGO_TARGET_DIR ?? path.join(cache, 'target'), 'release', 'examples', 'node_overhead')
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'itassist-overhead-'))
 try {

@@ -3,7 +3,7 @@
 //! the Node side uses, and prints one JSON line.
 //!
 //! ```text
-//! overhead DATA_DIR TEXTS_JSON SEARCHES QUERY
+//! node_overhead DATA_DIR TEXTS_JSON SEARCHES QUERY
 //! ```
 //!
 //! The embedding model comes from `ITASSIST_MODEL_DIR`, ONNX Runtime from `ORT_DYLIB_PATH`.
@@ -20,7 +20,7 @@ fn main() {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [data_dir, texts_path, searches, query] = args.as_slice() else {
-        return Err("usage: overhead DATA_DIR TEXTS_JSON SEARCHES QUERY".into());
+        return Err("usage: node_overhead DATA_DIR TEXTS_JSON SEARCHES QUERY".into());
     };
     let searches: usize = searches.parse()?;
     let texts: Vec<String> = serde_json::from_str(&std::fs::read_to_string(texts_path)?)?;
