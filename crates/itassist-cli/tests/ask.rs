@@ -1,30 +1,17 @@
 //! `itassist ask` and `itassist models`, run as a user runs them, against a fake Ollama on
 //! 127.0.0.1 speaking the wire format of `shared/docs/ollama-api.md`, over a real document.
 
+mod common;
+
+use common::{corpus, model_dir, run, text};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
-
-fn corpus(relative: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus")
-        .join(relative);
-    assert!(path.exists(), "corpus file missing: {}", path.display());
-    path
-}
-
-fn model_dir() -> PathBuf {
-    std::env::var_os("ITASSIST_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(&std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/itassist/models/all-MiniLM-L6-v2")
-        })
-}
 
 fn itassist(data_dir: &Path, url: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_itassist"));
@@ -38,14 +25,6 @@ fn itassist(data_dir: &Path, url: &str) -> Command {
         .env_remove("ITASSIST_BACKEND")
         .stdin(Stdio::null());
     cmd
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("run itassist")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A fake Ollama: answers by path, records request bodies.

@@ -1,25 +1,12 @@
 //! The `itassist` command, run as a user runs it, on real documents.
 
+mod common;
+
+use common::{corpus, model_dir, run, text};
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn corpus(relative: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus")
-        .join(relative);
-    assert!(path.exists(), "corpus file missing: {}", path.display());
-    path
-}
-
-fn model_dir() -> PathBuf {
-    std::env::var_os("ITASSIST_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(&std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/itassist/models/all-MiniLM-L6-v2")
-        })
-}
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 fn itassist(data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_itassist"));
@@ -29,14 +16,6 @@ fn itassist(data_dir: &Path) -> Command {
         .arg(model_dir())
         .stdin(Stdio::null());
     cmd
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("run itassist")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn copy_all(from: &Path, to: &Path, limit: usize) -> usize {
