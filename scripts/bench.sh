@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Runs every benchmark of itassist and writes docs/benchmarks.md from their outputs.
-#   bash scripts/bench.sh            # ingest figures (debdocs PDFs) + SciFact quality
-#   bash scripts/bench.sh ingest     # only one of them: ingest | scifact
+#   bash scripts/bench.sh            # everything below, in this order (about 45 minutes on 2 cores)
+#   bash scripts/bench.sh ingest     # ingest/search figures on the debdocs PDFs
+#   bash scripts/bench.sh scifact    # SciFact retrieval quality (dense, BM25, hybrid)
+#   bash scripts/bench.sh micro      # criterion micro-benchmarks (cargo bench)
+#   bash scripts/bench.sh peer       # the LangChain + Chroma peer on the same files and queries
+#                                    # (needs ingest and scifact figures in docs/bench/)
 #   bash scripts/bench.sh report     # only re-assemble docs/benchmarks.md from docs/bench/
 # Figures go to docs/bench/*.json and *.md; docs/benchmarks.md is assembled from them.
 set -euo pipefail
@@ -22,6 +26,27 @@ if [ "$what" = all ] || [ "$what" = ingest ]; then
 fi
 if [ "$what" = all ] || [ "$what" = scifact ]; then
   "$bench" scifact --out "$out"
+fi
+if [ "$what" = all ] || [ "$what" = micro ]; then
+  # Only this run's results: criterion keeps old ones, including renamed benchmarks.
+  rm -rf "$CARGO_TARGET_DIR/criterion"
+  cargo bench -p itassist-bench --bench steps
+  "$bench" micro --criterion "$CARGO_TARGET_DIR/criterion" --out "$out"
+fi
+if [ "$what" = all ] || [ "$what" = peer ]; then
+  venv="$ITASSIST_CACHE/venv-peer"
+  if ! "$venv/bin/python" -c 'import chromadb, langchain_text_splitters, pypdf' 2>/dev/null; then
+    echo "bench: installing the peer stack into $venv (benches/peer/requirements.txt)" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --cache-dir "$ITASSIST_CACHE/pip" -r benches/peer/requirements.txt
+  fi
+  raw="$ITASSIST_CACHE/peer"
+  mkdir -p "$raw"
+  "$venv/bin/python" benches/peer/peer.py ingest --corpus "$root/../shared/corpus/debdocs/pdf" \
+    --queries "$out/ingest.json" --out "$raw/peer-ingest.json"
+  "$venv/bin/python" benches/peer/peer.py scifact --data "$root/../shared/data/scifact" \
+    --out "$raw/peer-scifact.json"
+  "$bench" peer --ingest "$raw/peer-ingest.json" --scifact "$raw/peer-scifact.json" --figures "$out"
 fi
 
 {
@@ -51,6 +76,29 @@ fi
     echo "Command: \`itassist-bench scifact\`. Hybrid settings are tuned on the train split; scores are on the test split."
     echo
     cat "$out/scifact.md"
+    echo
+  fi
+  if [ -f "$out/peer.md" ]; then
+    echo "## Against the original sketch's stack (LangChain + Chroma)"
+    echo
+    echo "Command: \`python benches/peer/peer.py ingest|scifact\` (the peer, on the same PDFs, the same timed"
+    echo "queries and SciFact), then \`itassist-bench peer\`, which scores the peer's rankings with the same code"
+    echo "as itassist's and joins both. The sketch embedded with sentence-transformers; torch from PyPI pulls"
+    echo "gigabytes of CUDA wheels, so the peer uses Chroma's own ONNX all-MiniLM-L6-v2 embedding function"
+    echo "(same model and pooling; it pads every text to 256 tokens, as Chroma does), reading the local model."
+    echo "The peer's chunks are 1000 characters with 200 overlap, so its chunk counts differ from itassist's."
+    echo
+    cat "$out/peer.md"
+    echo
+  fi
+  if [ -f "$out/micro.md" ]; then
+    echo "## Micro-benchmarks (criterion)"
+    echo
+    echo "Command: \`cargo bench -p itassist-bench --bench steps\`, collected by \`itassist-bench micro\`."
+    echo "Inputs are real: \`debdocs/text/developers-reference.txt\` for chunking, its chunks for embedding and"
+    echo "index writes, and 12 files of the Node.js API reference (Markdown) for search."
+    echo
+    cat "$out/micro.md"
     echo
   fi
   if [ -f "$out/scifact-256.md" ]; then

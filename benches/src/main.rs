@@ -9,15 +9,22 @@
 //! unchanged corpus, index size on disk, search latency (p50/p95/p99 over N queries) and
 //! recall@10 of the arroy tree search against exact search on the real embeddings.
 //! It prints a Markdown table and writes `ingest.json` and `ingest.md` to `--out`.
+//!
+//! `itassist-bench scifact` measures retrieval quality on BEIR SciFact, and
+//! `itassist-bench peer` compares both with the Python stack measured by
+//! `benches/peer/peer.py`. `bash scripts/bench.sh` runs them all and writes
+//! `docs/benchmarks.md`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod micro;
+mod peer;
 mod scifact;
 
 use clap::{Parser, Subcommand};
 use itassist::{Assistant, Config, IngestEvent};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -67,6 +74,35 @@ enum Command {
         #[arg(long)]
         model_dir: Option<PathBuf>,
     },
+    /// Collects the criterion micro-benchmarks into micro.json and micro.md.
+    Micro {
+        /// criterion's output folder (`$CARGO_TARGET_DIR/criterion`).
+        #[arg(long)]
+        criterion: PathBuf,
+        /// Where to write micro.json and micro.md.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Compares itassist with the peer stack measured by `benches/peer/peer.py`.
+    Peer {
+        /// The peer's ingest figures (`peer.py ingest --out`).
+        #[arg(long)]
+        ingest: PathBuf,
+        /// The peer's SciFact rankings (`peer.py scifact --out`).
+        #[arg(long)]
+        scifact: PathBuf,
+        /// Folder holding itassist's ingest.json and scifact.json; peer.json and peer.md are
+        /// written there too.
+        #[arg(long)]
+        figures: PathBuf,
+        /// The SciFact directory [default: ../shared/data/scifact].
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+}
+
+fn default_scifact() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/scifact")
 }
 
 fn write_outputs<T: Serialize>(
@@ -86,7 +122,7 @@ fn write_outputs<T: Serialize>(
     Ok(())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct IngestFigures {
     corpus: Vec<String>,
     machine: Machine,
@@ -117,9 +153,11 @@ struct IngestFigures {
     tree_recall_at_10: f64,
     tree_oversampling: usize,
     tree_count: usize,
+    /// The timed queries, so that the peer comparison times the same ones.
+    queries: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Machine {
     cpus: usize,
     cpu_model: String,
@@ -326,6 +364,7 @@ fn run_ingest(
         },
         tree_oversampling: tree_config.retrieval.oversampling,
         tree_count: tree_config.retrieval.n_trees,
+        queries: query_texts,
     };
     let markdown = ingest_markdown(&figures);
     println!("{markdown}");
@@ -424,9 +463,7 @@ fn main() -> std::process::ExitCode {
             chunk_overlap,
             skip_mteb,
         } => {
-            let data = data.unwrap_or_else(|| {
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/scifact")
-            });
+            let data = data.unwrap_or_else(default_scifact);
             let options = scifact::Options {
                 model_dir,
                 chunk_tokens,
@@ -440,6 +477,24 @@ fn main() -> std::process::ExitCode {
                     Some(out) => write_outputs(&out, "scifact", &figures, &markdown),
                     None => Ok(()),
                 }
+            })
+        }
+        Command::Micro { criterion, out } => micro::collect(&criterion).and_then(|results| {
+            let markdown = micro::markdown(&results);
+            println!("{markdown}");
+            write_outputs(&out, "micro", &results, &markdown)
+        }),
+        Command::Peer {
+            ingest,
+            scifact,
+            figures,
+            data,
+        } => {
+            let data = data.unwrap_or_else(default_scifact);
+            peer::compare(&figures, &ingest, &scifact, &data).and_then(|compared| {
+                let markdown = peer::markdown(&compared);
+                println!("{markdown}");
+                write_outputs(&figures, "peer", &compared, &markdown)
             })
         }
     };

@@ -9,26 +9,26 @@ use std::time::Instant;
 use itassist::config::RetrievalMode;
 use itassist::retrieve::fuse_rankings;
 use itassist::{Assistant, Config, Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Relevance judgements: query id -> relevant document ids.
-type Qrels = HashMap<String, HashSet<String>>;
+pub type Qrels = HashMap<String, HashSet<String>>;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Scores {
     pub ndcg_at_10: f64,
     pub recall_at_100: f64,
     pub mrr_at_10: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Row {
     pub retriever: String,
     pub test: Scores,
     pub train: Scores,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ScifactFigures {
     pub documents: usize,
     pub chunks: u64,
@@ -52,7 +52,7 @@ fn read_jsonl(path: &Path) -> Result<Vec<serde_json::Value>> {
         .collect()
 }
 
-fn read_qrels(path: &Path) -> Result<Qrels> {
+pub fn read_qrels(path: &Path) -> Result<Qrels> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let mut qrels = Qrels::new();
     for line in text.lines().skip(1) {
@@ -68,7 +68,7 @@ fn read_qrels(path: &Path) -> Result<Qrels> {
 }
 
 /// nDCG@10, Recall@100 and MRR@10 of ranked document ids, averaged over the judged queries.
-fn evaluate(runs: &HashMap<String, Vec<String>>, qrels: &Qrels) -> Scores {
+pub fn evaluate(runs: &HashMap<String, Vec<String>>, qrels: &Qrels) -> Scores {
     let (mut ndcg, mut recall, mut mrr) = (0.0, 0.0, 0.0);
     for (query, relevant) in qrels {
         let ranked = runs.get(query).map(Vec::as_slice).unwrap_or(&[]);
