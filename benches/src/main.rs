@@ -327,7 +327,11 @@ fn run_ingest(
     let stats = tree.stats()?;
 
     let figures = IngestFigures {
-        corpus: corpus.iter().map(|p| p.display().to_string()).collect(),
+        corpus: corpus
+            .iter()
+            .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
+            .map(|p| p.display().to_string())
+            .collect(),
         machine: machine(),
         files: report.files.len(),
         failed: t.failed,

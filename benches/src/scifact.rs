@@ -347,3 +347,45 @@ pub fn markdown(f: &ScifactFigures) -> String {
     ));
     md
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(ids: &[&str]) -> HashSet<String> {
+        ids.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn scores_follow_the_beir_definitions() {
+        let qrels: Qrels = [
+            ("q1".into(), set(&["d1", "d2"])),
+            ("q2".into(), set(&["d5"])),
+        ]
+        .into_iter()
+        .collect();
+        // q1 finds its documents at ranks 2 and 4; q2 has no run at all and scores zero.
+        let runs: HashMap<String, Vec<String>> = [(
+            "q1".to_string(),
+            ["d3", "d1", "d4", "d2"].map(String::from).to_vec(),
+        )]
+        .into_iter()
+        .collect();
+        let scores = evaluate(&runs, &qrels);
+        let dcg = 1.0 / 3f64.log2() + 1.0 / 5f64.log2();
+        let ideal = 1.0 + 1.0 / 3f64.log2();
+        assert!((scores.ndcg_at_10 - dcg / ideal / 2.0).abs() < 1e-12);
+        assert!((scores.recall_at_100 - 0.5).abs() < 1e-12);
+        assert!((scores.mrr_at_10 - 0.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_document_ranks_by_its_best_chunk() {
+        let chunk_doc: HashMap<u32, String> = [(7, "a"), (3, "b"), (8, "a"), (9, "c")]
+            .into_iter()
+            .map(|(c, d)| (c, d.to_string()))
+            .collect();
+        let ranking = [(8, 0.9), (3, 0.8), (7, 0.7), (42, 0.6), (9, 0.5)];
+        assert_eq!(to_documents(&ranking, &chunk_doc), ["a", "b", "c"]);
+    }
+}
