@@ -36,6 +36,13 @@ fn or_exit<T>(result: itassist::Result<T>, what: &str) -> T {
     })
 }
 
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| {
+        eprintln!("steps bench: cannot create a temporary directory: {e}");
+        std::process::exit(2)
+    })
+}
+
 struct Fixture {
     _dir: tempfile::TempDir,
     assistant: Assistant,
@@ -44,10 +51,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| {
-        eprintln!("steps bench: cannot create a temporary directory: {e}");
-        std::process::exit(2)
-    });
+    let dir = temp_dir();
     let config = Config::new(dir.path().join("index"));
     let assistant = or_exit(Assistant::open(config.clone()), "opening the index");
     let embedder = assistant.embedder();
@@ -186,10 +190,7 @@ fn bench_index_insert(c: &mut Criterion, f: &Fixture, chunks: &[itassist::Chunk]
 
 fn bench_search(c: &mut Criterion) {
     // A separate index holding real documents only: the Node.js API reference (Markdown).
-    let dir = tempfile::tempdir().unwrap_or_else(|e| {
-        eprintln!("steps bench: cannot create a temporary directory: {e}");
-        std::process::exit(2)
-    });
+    let dir = temp_dir();
     let config = Config::new(dir.path().join("index"));
     let assistant = or_exit(Assistant::open(config.clone()), "opening the index");
     let api = corpus().join("debdocs/markdown/nodejs-api");

@@ -67,9 +67,12 @@ enum Command {
         /// The SciFact directory [default: ../shared/data/scifact].
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Where to write scifact.json and scifact.md.
+        /// Where to write NAME.json and NAME.md.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Base name of the output files (a variant run keeps the main figures).
+        #[arg(long, default_value = "scifact")]
+        name: String,
         /// Local embedding model directory [env: ITASSIST_MODEL_DIR].
         #[arg(long)]
         model_dir: Option<PathBuf>,
@@ -103,6 +106,17 @@ enum Command {
 
 fn default_scifact() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/scifact")
+}
+
+/// Reads a JSON file written by a benchmark step; `what` names the step that writes it.
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> itassist::Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| itassist::Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        itassist::Error::InvalidInput(format!(
+            "{}: not the expected figures ({e}); re-run {what}",
+            path.display()
+        ))
+    })
 }
 
 fn write_outputs<T: Serialize>(
@@ -466,6 +480,7 @@ fn main() -> std::process::ExitCode {
             chunk_tokens,
             chunk_overlap,
             skip_mteb,
+            name,
         } => {
             let data = data.unwrap_or_else(default_scifact);
             let options = scifact::Options {
@@ -478,7 +493,7 @@ fn main() -> std::process::ExitCode {
                 let markdown = scifact::markdown(&figures);
                 println!("{markdown}");
                 match out {
-                    Some(out) => write_outputs(&out, "scifact", &figures, &markdown),
+                    Some(out) => write_outputs(&out, &name, &figures, &markdown),
                     None => Ok(()),
                 }
             })

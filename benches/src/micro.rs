@@ -6,6 +6,11 @@ use std::path::{Path, PathBuf};
 use itassist::{Error, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::read_json;
+
+/// The command that writes criterion's results.
+const BENCH_COMMAND: &str = "`cargo bench -p itassist-bench --bench steps`";
+
 #[derive(Debug, Deserialize)]
 struct BenchmarkId {
     group_id: String,
@@ -65,12 +70,6 @@ fn find_results(dir: &Path, found: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::InvalidInput(format!("{}: not criterion output: {e}", path.display())))
-}
-
 fn format_time(ns: f64) -> String {
     if ns >= 1e9 {
         format!("{:.3} s", ns / 1e9)
@@ -99,8 +98,8 @@ pub fn collect(criterion_dir: &Path) -> Result<Vec<MicroResult>> {
     find_results(criterion_dir, &mut dirs)?;
     let mut results = Vec::new();
     for dir in dirs {
-        let id: BenchmarkId = read(&dir.join("benchmark.json"))?;
-        let estimates: Estimates = read(&dir.join("estimates.json"))?;
+        let id: BenchmarkId = read_json(&dir.join("benchmark.json"), BENCH_COMMAND)?;
+        let estimates: Estimates = read_json(&dir.join("estimates.json"), BENCH_COMMAND)?;
         let mean = estimates.mean;
         results.push(MicroResult {
             group: id.group_id,
@@ -115,7 +114,7 @@ pub fn collect(criterion_dir: &Path) -> Result<Vec<MicroResult>> {
     }
     if results.is_empty() {
         return Err(Error::InvalidInput(format!(
-            "no criterion results under {}: run `cargo bench -p itassist-bench --bench steps` first",
+            "no criterion results under {}: run {BENCH_COMMAND} first",
             criterion_dir.display()
         )));
     }

@@ -7,11 +7,11 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use itassist::{Error, Result};
+use itassist::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::scifact::{evaluate, read_qrels, ScifactFigures, Scores};
-use crate::IngestFigures;
+use crate::{read_json, IngestFigures};
 
 /// What `peer.py ingest` measured on the PDFs.
 #[derive(Debug, Serialize, Deserialize)]
@@ -57,16 +57,6 @@ pub struct PeerFigures {
     pub itassist_index_disk_mib: f64,
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| {
-        Error::InvalidInput(format!(
-            "{}: not the expected figures ({e}); re-run the command that writes it",
-            path.display()
-        ))
-    })
-}
-
 /// Scores the peer's runs and joins them with itassist's figures in `figures_dir`.
 pub fn compare(
     figures_dir: &Path,
@@ -74,10 +64,14 @@ pub fn compare(
     peer_scifact: &Path,
     data: &Path,
 ) -> Result<PeerFigures> {
-    let ours: IngestFigures = read_json(&figures_dir.join("ingest.json"))?;
-    let scifact: ScifactFigures = read_json(&figures_dir.join("scifact.json"))?;
-    let peer_ingest: PeerIngest = read_json(peer_ingest)?;
-    let peer_scifact: PeerScifact = read_json(peer_scifact)?;
+    let ours: IngestFigures =
+        read_json(&figures_dir.join("ingest.json"), "`itassist-bench ingest`")?;
+    let scifact: ScifactFigures = read_json(
+        &figures_dir.join("scifact.json"),
+        "`itassist-bench scifact`",
+    )?;
+    let peer_ingest: PeerIngest = read_json(peer_ingest, "`peer.py ingest`")?;
+    let peer_scifact: PeerScifact = read_json(peer_scifact, "`peer.py scifact`")?;
     let test = read_qrels(&data.join("qrels/test.tsv"))?;
     let row = |prefix: &str| {
         scifact
