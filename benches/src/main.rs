@@ -259,6 +259,7 @@ fn run_ingest(
         if let IngestEvent::File(file) = event {
             eprintln!("  {} {}", file.status.label(), file.path.display());
         }
+        std::ops::ControlFlow::Continue(())
     };
     let report = assistant.ingest_with_progress(&corpus, &progress)?;
     let peak_rss = peak_rss_mib();

@@ -1,7 +1,9 @@
 //! The `itassist` command: ingest documents, search them, list and remove them, ask a local
 //! model about them, list and pull models.
 
+use std::cell::Cell;
 use std::io::{IsTerminal, Write};
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -508,41 +510,90 @@ fn ingest(assistant: &Assistant, paths: &[PathBuf], json: bool) -> Result<ExitCo
     if interactive {
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     }
+    // The bar counts bytes of input, advanced inside a file as its chunks are embedded, so a
+    // large PDF moves the bar while it is embedded and the ETA weighs each file by its size.
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files ({per_sec}, eta {eta}) {wide_msg}",
+            "{spinner} [{elapsed_precise}] {bar:30} {percent:>3}% {prefix} (eta {eta}) {wide_msg}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     let quiet_log = !interactive && !json;
-    let progress = |event: &IngestEvent| match event {
-        IngestEvent::Discovered { files } => {
-            bar.set_length(*files as u64);
-            if quiet_log {
-                eprintln!("ingesting {files} files");
-            }
+    let files_total = Cell::new(0usize);
+    let files_done = Cell::new(0usize);
+    // Bytes of the file in flight already added to the bar.
+    let counted = Cell::new(0u64);
+    // Last tenth of the work logged without a terminal.
+    let logged_tenth = Cell::new(0u64);
+    let log_tenths = |message: &str| {
+        if !quiet_log {
+            return;
         }
-        IngestEvent::File(file) => {
-            bar.inc(1);
-            bar.set_message(file.path.display().to_string());
-            if quiet_log {
-                let done = bar.position();
-                let total = bar.length().unwrap_or(0);
-                // Without a terminal, a line every 10% (and per failure) shows progress.
-                if matches!(file.status, FileStatus::Failed { .. })
-                    || done == total
-                    || (total >= 10 && done.is_multiple_of((total / 10).max(1)))
-                {
+        let total = bar.length().unwrap_or(0).max(1);
+        let tenth = bar.position().saturating_mul(10) / total;
+        if tenth > logged_tenth.get() {
+            logged_tenth.set(tenth);
+            eprintln!(
+                "[{:>3}%] {}/{} files, eta {}s: {message}",
+                tenth * 10,
+                files_done.get(),
+                files_total.get(),
+                bar.eta().as_secs()
+            );
+        }
+    };
+    let progress = |event: &IngestEvent| {
+        match event {
+            IngestEvent::Discovered { files, bytes } => {
+                files_total.set(*files);
+                bar.set_length((*bytes).max(1));
+                bar.set_prefix(format!("0/{files} files"));
+                if quiet_log {
                     eprintln!(
-                        "[{done}/{total}] {} {}",
-                        file.status.label(),
-                        file.path.display()
+                        "ingesting {files} files ({:.1} MB)",
+                        *bytes as f64 / 1_000_000.0
                     );
                 }
             }
+            IngestEvent::Embedded {
+                path,
+                chunks_done,
+                chunks_total,
+                file_bytes,
+            } => {
+                let share = (*file_bytes as u128 * *chunks_done as u128
+                    / (*chunks_total).max(1) as u128) as u64;
+                bar.inc(share.saturating_sub(counted.get()));
+                counted.set(counted.get().max(share));
+                let name = path.file_name().unwrap_or(path.as_os_str());
+                let message = format!(
+                    "{}: {chunks_done}/{chunks_total} chunks",
+                    name.to_string_lossy()
+                );
+                log_tenths(&message);
+                bar.set_message(message);
+            }
+            IngestEvent::File(file) => {
+                let size = std::fs::metadata(&file.path)
+                    .ok()
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+                    .unwrap_or(0);
+                bar.inc(size.saturating_sub(counted.get()));
+                counted.set(0);
+                files_done.set(files_done.get() + 1);
+                bar.set_prefix(format!("{}/{} files", files_done.get(), files_total.get()));
+                bar.set_message(file.path.display().to_string());
+                if quiet_log && matches!(file.status, FileStatus::Failed { .. }) {
+                    eprintln!("failed {}", file.path.display());
+                }
+                log_tenths(&format!("{} {}", file.status.label(), file.path.display()));
+            }
+            IngestEvent::BuildingIndex => bar.set_message("updating the vector index"),
+            _ => {}
         }
-        IngestEvent::BuildingIndex => bar.set_message("updating the vector index"),
+        ControlFlow::Continue(())
     };
     let report = assistant.ingest_with_progress(paths, &progress)?;
     bar.finish_and_clear();
@@ -626,7 +677,19 @@ fn serve(
     }
 }
 
+/// Lets a closed pipe end the process quietly (`itassist docs --json | head -1`), as other
+/// command-line tools do, instead of a panic in `println!`.
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any other thread exists; SIG_DFL is a
+    // valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     match run(&cli) {
         Ok(code) => code,

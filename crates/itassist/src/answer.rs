@@ -42,6 +42,37 @@ pub struct AskOptions {
     pub seed: Option<u64>,
 }
 
+/// Highest sampling temperature accepted: the top of the OpenAI-compatible range (0 to 2),
+/// which every supported server honours; higher values only produce noise.
+pub const MAX_TEMPERATURE: f32 = 2.0;
+
+/// Checks a sampling temperature: a finite number from 0 to [`MAX_TEMPERATURE`].
+pub fn validate_temperature(temperature: Option<f32>) -> Result<()> {
+    match temperature {
+        Some(t) if !(t.is_finite() && (0.0..=MAX_TEMPERATURE).contains(&t)) => {
+            Err(Error::InvalidInput(format!(
+                "temperature {t} is out of range: use a number from 0 to {MAX_TEMPERATURE}"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl AskOptions {
+    /// Checks the options that do not depend on the model server: the temperature range,
+    /// and `top_k` and `num_predict` of at least 1 when given.
+    pub fn validate(&self) -> Result<()> {
+        validate_temperature(self.temperature)?;
+        if self.top_k == Some(0) {
+            return Err(Error::InvalidInput("top_k must be at least 1".into()));
+        }
+        if self.num_predict == Some(0) {
+            return Err(Error::InvalidInput("num_predict must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
 /// Token counts and speed reported by the model server.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timings {

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::embed::{Embedder, FastEmbedder};
 use crate::error::{Error, Result};
 use crate::index::{Document, Index, IndexSettings, IndexStats};
-use crate::pipeline::{FileReport, IngestEvent, IngestReport, Ingestor, Pipeline};
+use crate::pipeline::{FileReport, Flow, IngestEvent, IngestReport, Ingestor, Pipeline};
 use crate::retrieve::{Passage, Retriever};
 
 /// A local document assistant over one index directory.
@@ -88,7 +88,8 @@ impl Assistant {
             embedder.clone(),
             chunker,
             config.loading.clone(),
-        );
+        )
+        .with_batch_size(config.embedding.batch_size);
         let retriever = crate::retrieve::retriever_for(&index, &embedder, &config.retrieval);
         Ok(Assistant {
             config,
@@ -126,29 +127,44 @@ impl Assistant {
     /// Per-file failures are in the report, never an `Err`: an `Err` means the index itself
     /// failed.
     pub fn ingest<P: AsRef<Path>>(&self, inputs: &[P]) -> Result<IngestReport> {
-        self.ingest_with_progress(inputs, &|_| {})
+        self.ingest_with_progress(inputs, &|_| Flow::Continue(()))
     }
 
-    /// Like [`Assistant::ingest`], calling `progress` as files are discovered and done.
+    /// Like [`Assistant::ingest`], calling `progress` as files are discovered, as chunks of
+    /// each file are embedded, and as files are done.
+    ///
+    /// Returning [`std::ops::ControlFlow::Break`] from `progress` stops the run cleanly: the
+    /// document in flight is finished and committed, the rest is not read, the vector trees
+    /// are brought up to date, and the report says [`IngestReport::cancelled`].
     pub fn ingest_with_progress<P: AsRef<Path>>(
         &self,
         inputs: &[P],
-        progress: &dyn Fn(&IngestEvent),
+        progress: &dyn Fn(&IngestEvent) -> Flow,
     ) -> Result<IngestReport> {
         let inputs: Vec<PathBuf> = inputs.iter().map(|p| p.as_ref().to_path_buf()).collect();
         self.pipeline.ingest(&inputs, progress)
     }
 
-    /// Ingests one uploaded document. `name` is only a display name and a format hint.
+    /// Ingests one uploaded document. `name` is only a display name and a format hint (see
+    /// [`crate::names::upload_name`]). New content is always a new document: an upload never
+    /// replaces another because they share a name; use [`Assistant::replace_bytes`] for that.
     pub fn ingest_bytes(&self, name: &str, bytes: &[u8]) -> Result<FileReport> {
         self.pipeline.ingest_bytes(name, bytes)
     }
 
+    /// Replaces document `id` with uploaded bytes (its chunks and vectors are swapped in one
+    /// transaction); `document_not_found` when there is no such document.
+    pub fn replace_bytes(&self, id: u64, name: &str, bytes: &[u8]) -> Result<FileReport> {
+        self.pipeline.replace_bytes(id, name, bytes)
+    }
+
     /// The `k` passages that best match `query`, best first.
+    ///
+    /// `k` runs from 1 to `retrieval.max_top_k` and the query may not be empty or longer than
+    /// `retrieval.max_query_bytes`: anything else is `invalid_input`
+    /// ([`crate::config::RetrievalConfig::check_query`]).
     pub fn search(&self, query: &str, k: usize) -> Result<Vec<Passage>> {
-        if query.trim().is_empty() {
-            return Err(Error::InvalidInput("the query is empty".into()));
-        }
+        self.config.retrieval.check_query(query, k)?;
         self.retriever.retrieve(query, k)
     }
 
@@ -167,7 +183,7 @@ impl Assistant {
         let not_found = || Error::DocumentNotFound {
             id: selector.to_string(),
         };
-        if let Ok(id) = selector.parse::<u64>() {
+        if let Some(id) = crate::names::parse_document_id(selector) {
             if let Some(doc) = self.index.document(id)? {
                 return Ok(doc);
             }
@@ -268,12 +284,12 @@ impl Assistant {
     /// Retrieval runs on tokio's blocking pool when polled inside a tokio runtime.
     pub fn ask_stream(&self, question: &str, options: AskOptions) -> AskStream {
         let fail = |e: Error| -> AskStream { Box::pin(stream::once(async move { Err(e) })) };
-        if question.trim().is_empty() {
-            return fail(Error::InvalidInput("the question is empty".into()));
+        if let Err(e) = options.validate() {
+            return fail(e);
         }
         let k = options.top_k.unwrap_or(self.config.retrieval.top_k);
-        if k == 0 {
-            return fail(Error::InvalidInput("top_k must be at least 1".into()));
+        if let Err(e) = self.config.retrieval.check_question(question, k) {
+            return fail(e);
         }
         let answerer = match self.answerer() {
             Ok(a) => a,

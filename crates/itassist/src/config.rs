@@ -199,12 +199,7 @@ impl AnswerConfig {
         if self.max_context_window < 256 || self.fallback_context_window < 256 {
             return invalid("context windows must be at least 256 tokens".into());
         }
-        if let Some(t) = self.temperature {
-            if !(t.is_finite() && t >= 0.0) {
-                return invalid(format!("temperature {t} must be >= 0"));
-            }
-        }
-        Ok(())
+        crate::answer::validate_temperature(self.temperature)
     }
 }
 
@@ -247,6 +242,11 @@ pub struct ChunkingConfig {
 pub struct RetrievalConfig {
     /// Passages returned by default.
     pub top_k: usize,
+    /// Most passages one search may ask for; a larger `k` is `invalid_input`.
+    pub max_top_k: usize,
+    /// Longest query or question accepted, in bytes of UTF-8; a longer one is
+    /// `invalid_input` (a query is a question, not a document).
+    pub max_query_bytes: usize,
     /// Collections with at most this many chunks are searched exactly (brute force); larger
     /// ones through the arroy trees.
     pub exact_search_below: usize,
@@ -337,6 +337,8 @@ impl Default for RetrievalConfig {
     fn default() -> Self {
         RetrievalConfig {
             top_k: 5,
+            max_top_k: 1000,
+            max_query_bytes: 16 * 1024,
             exact_search_below: 50_000,
             oversampling: 16,
             n_trees: 16,
@@ -362,6 +364,48 @@ pub fn default_data_dir() -> PathBuf {
     match base {
         Some(base) => base.join("itassist"),
         None => PathBuf::from("itassist-data"),
+    }
+}
+
+impl RetrievalConfig {
+    /// Checks a query (or question) and the number of passages asked for: the one place
+    /// every door (Rust, the CLI, the server, Python, Node) gets the same answer for the same
+    /// input.
+    ///
+    /// ```
+    /// let retrieval = itassist::config::RetrievalConfig::default();
+    /// assert!(retrieval.check_query("sshd port", 5).is_ok());
+    /// assert_eq!(retrieval.check_query("sshd port", 0).unwrap_err().code(), "invalid_input");
+    /// assert_eq!(retrieval.check_query("  ", 5).unwrap_err().code(), "invalid_input");
+    /// ```
+    pub fn check_query(&self, query: &str, k: usize) -> Result<()> {
+        self.check_text("query", query, k)
+    }
+
+    /// Like [`RetrievalConfig::check_query`], for a question to answer (`k` is the number of
+    /// passages retrieved for it).
+    pub fn check_question(&self, question: &str, k: usize) -> Result<()> {
+        self.check_text("question", question, k)
+    }
+
+    fn check_text(&self, what: &str, text: &str, k: usize) -> Result<()> {
+        if text.trim().is_empty() {
+            return Err(Error::InvalidInput(format!("the {what} is empty")));
+        }
+        if text.len() > self.max_query_bytes {
+            return Err(Error::InvalidInput(format!(
+                "the {what} is {} bytes, over the limit of {} (retrieval.max_query_bytes): ask a question, not a document",
+                text.len(),
+                self.max_query_bytes
+            )));
+        }
+        if k == 0 || k > self.max_top_k {
+            return Err(Error::InvalidInput(format!(
+                "k = {k} passages: use a number from 1 to {} (retrieval.max_top_k)",
+                self.max_top_k
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -414,8 +458,14 @@ impl Config {
         if self.embedding.batch_size == 0 {
             return invalid("embedding batch_size must be at least 1".into());
         }
-        if self.retrieval.top_k == 0 {
-            return invalid("top_k must be at least 1".into());
+        if self.retrieval.top_k == 0 || self.retrieval.top_k > self.retrieval.max_top_k {
+            return invalid(format!(
+                "top_k {} must be from 1 to max_top_k ({})",
+                self.retrieval.top_k, self.retrieval.max_top_k
+            ));
+        }
+        if self.retrieval.max_query_bytes == 0 {
+            return invalid("max_query_bytes must be at least 1".into());
         }
         if self.retrieval.n_trees == 0 || self.retrieval.oversampling == 0 {
             return invalid("n_trees and oversampling must be at least 1".into());

@@ -27,6 +27,17 @@ pub trait Embedder: Send + Sync {
     fn tokenizer(&self) -> &Tokenizer;
     /// Embeds a batch of texts; returns one L2-normalised vector per text, in order.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+
+    /// Embeds one search query. Implementations should answer it promptly even while a
+    /// long [`Embedder::embed`] of documents runs on another thread (searches must not wait
+    /// behind ingestion); the default simply calls `embed`.
+    fn embed_query(&self, query: &str) -> Result<Vec<f32>> {
+        self.embed(&[query])?
+            .pop()
+            .ok_or_else(|| Error::Embedding {
+                reason: "the model returned no vector for the query".into(),
+            })
+    }
 }
 
 /// ONNX Runtime session setting that stops idle worker threads from spinning.
@@ -103,6 +114,11 @@ pub struct FastEmbedder {
     max_tokens: usize,
     tokenizer: Tokenizer,
     model: ManuallyDrop<Mutex<TextEmbedding>>,
+    /// A second session for queries, opened the first time a query arrives while `model`
+    /// is busy embedding documents, so searches never wait behind ingestion.
+    query_model: ManuallyDrop<OnceLock<Mutex<TextEmbedding>>>,
+    /// How the model was loaded, to open `query_model` the same way.
+    config: EmbeddingConfig,
     batch_size: usize,
     /// The process that created the ONNX session; see the `Drop` impl.
     owner_pid: u32,
@@ -114,8 +130,12 @@ impl Drop for FastEmbedder {
         // tearing the session down there could wait on them forever. A child that drops an
         // embedder inherited from its parent leaks it instead (and opens a new one).
         if std::process::id() == self.owner_pid {
-            // SAFETY: `model` is never used again; this is the only place it is dropped.
-            unsafe { ManuallyDrop::drop(&mut self.model) };
+            // SAFETY: `model` and `query_model` are never used again; this is the only place
+            // they are dropped.
+            unsafe {
+                ManuallyDrop::drop(&mut self.model);
+                ManuallyDrop::drop(&mut self.query_model);
+            }
         }
     }
 }
@@ -154,10 +174,7 @@ impl FastEmbedder {
     /// Hugging Face hub (feature `online`).
     pub fn new(config: &EmbeddingConfig) -> Result<Self> {
         load_onnx_runtime(config.onnxruntime.as_deref())?;
-        let model = match &config.model_dir {
-            Some(dir) => Self::load_local(dir, config)?,
-            None => Self::load_hub(config)?,
-        };
+        let model = Self::load(config)?;
         let mut tokenizer = model.tokenizer.clone();
         tokenizer
             .with_truncation(None)
@@ -169,6 +186,8 @@ impl FastEmbedder {
             max_tokens: config.max_tokens,
             tokenizer,
             model: ManuallyDrop::new(Mutex::new(model)),
+            query_model: ManuallyDrop::new(OnceLock::new()),
+            config: config.clone(),
             batch_size: config.batch_size.max(1),
             owner_pid: std::process::id(),
         };
@@ -178,6 +197,47 @@ impl FastEmbedder {
             return Err(model_error("the model", "returned empty vectors"));
         }
         Ok(embedder)
+    }
+
+    /// Opens an ONNX session of the configured model.
+    fn load(config: &EmbeddingConfig) -> Result<TextEmbedding> {
+        match &config.model_dir {
+            Some(dir) => Self::load_local(dir, config),
+            None => Self::load_hub(config),
+        }
+    }
+
+    /// Embeds `texts` on one session.
+    fn run(&self, session: &Mutex<TextEmbedding>, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let mut model = session.lock().map_err(|_| Error::Embedding {
+            reason: "the embedding model was poisoned by an earlier panic".into(),
+        })?;
+        let vectors = model
+            .embed(texts, Some(self.batch_size))
+            .map_err(|e| Error::Embedding {
+                reason: e.to_string(),
+            })?;
+        if vectors.len() != texts.len() {
+            return Err(Error::Embedding {
+                reason: format!(
+                    "the model returned {} vectors for {} texts",
+                    vectors.len(),
+                    texts.len()
+                ),
+            });
+        }
+        Ok(vectors)
+    }
+
+    fn check_process(&self) -> Result<()> {
+        if std::process::id() != self.owner_pid {
+            return Err(Error::Embedding {
+                reason:
+                    "this embedder was created before fork(): open a new one in the child process"
+                        .into(),
+            });
+        }
+        Ok(())
     }
 
     fn load_local(dir: &Path, config: &EmbeddingConfig) -> Result<TextEmbedding> {
@@ -277,35 +337,77 @@ impl Embedder for FastEmbedder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        if std::process::id() != self.owner_pid {
-            return Err(Error::Embedding {
-                reason:
-                    "this embedder was created before fork(): open a new one in the child process"
-                        .into(),
-            });
-        }
-        let mut model = self.model.lock().map_err(|_| Error::Embedding {
-            reason: "the embedding model was poisoned by an earlier panic".into(),
-        })?;
-        let vectors = model
-            .embed(texts, Some(self.batch_size))
-            .map_err(|e| Error::Embedding {
-                reason: e.to_string(),
-            })?;
-        if vectors.len() != texts.len() {
-            return Err(Error::Embedding {
-                reason: format!(
-                    "the model returned {} vectors for {} texts",
-                    vectors.len(),
-                    texts.len()
-                ),
-            });
-        }
-        Ok(vectors)
+        self.check_process()?;
+        self.run(&self.model, texts)
+    }
+
+    fn embed_query(&self, query: &str) -> Result<Vec<f32>> {
+        self.check_process()?;
+        // The main session when it is idle; otherwise (documents are being embedded) the
+        // query session, opened on first need, so the query never waits for a batch.
+        let session = match self.model.try_lock() {
+            Ok(guard) => {
+                drop(guard);
+                &*self.model
+            }
+            Err(_) => match self.query_model.get() {
+                Some(session) => session,
+                None => {
+                    let opened = Self::load(&self.config)?;
+                    self.query_model.get_or_init(|| Mutex::new(opened))
+                }
+            },
+        };
+        self.run(session, &[query])?
+            .pop()
+            .ok_or_else(|| Error::Embedding {
+                reason: "the model returned no vector for the query".into(),
+            })
     }
 }
 
 /// Cosine similarity of two L2-normalised vectors (their dot product).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The local model from `scripts/provision-models.sh` (`ITASSIST_MODEL_DIR`).
+    fn local_config() -> EmbeddingConfig {
+        let dir = std::env::var_os(crate::config::ENV_MODEL_DIR)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                Path::new(&std::env::var_os("HOME").unwrap_or_default())
+                    .join(".cache/itassist/models/all-MiniLM-L6-v2")
+            });
+        assert!(
+            dir.join("model.onnx").exists(),
+            "no embedding model in {}: run `bash scripts/setup.sh` first",
+            dir.display()
+        );
+        EmbeddingConfig {
+            model_dir: Some(dir),
+            ..EmbeddingConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_query_does_not_wait_while_documents_are_being_embedded() -> Result<()> {
+        let embedder = FastEmbedder::new(&local_config())?;
+        let idle = embedder.embed_query("how do I copy my ssh key")?;
+        // Hold the document session as a long ingest batch would.
+        let busy = embedder.model.lock().map_err(|_| Error::Embedding {
+            reason: "poisoned".into(),
+        })?;
+        let during = embedder.embed_query("how do I copy my ssh key")?;
+        drop(busy);
+        assert!(embedder.query_model.get().is_some(), "the query session opened");
+        // Same model, same vector, from either session.
+        let similarity = dot(&idle, &during);
+        assert!(similarity > 0.9999, "{similarity}");
+        Ok(())
+    }
 }

@@ -36,6 +36,7 @@ pub mod error;
 pub mod index;
 pub mod ingest;
 pub mod keyword;
+pub mod names;
 pub mod ollama;
 pub mod pipeline;
 pub mod prompt;
@@ -50,7 +51,9 @@ pub use error::{Error, Result};
 pub use index::{Document, Index, IndexStats};
 pub use ingest::{Format, LoadOptions, LoadedDocument, Section};
 pub use ollama::{ChatBackend, ModelInfo, OllamaClient, OpenAiClient, PullProgress};
-pub use pipeline::{FileReport, FileStatus, IngestEvent, IngestReport, Ingestor, Pipeline};
+pub use pipeline::{
+    FileReport, FileStatus, Flow, IngestEvent, IngestReport, Ingestor, Pipeline,
+};
 pub use retrieve::{DenseRetriever, Passage, Retriever};
 
 /// The README's Rust examples, compiled as doctests.

@@ -7,6 +7,8 @@
 //! others.
 
 use std::collections::HashMap;
+use std::io::Read;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -21,15 +23,32 @@ use crate::error::{Error, Result};
 use crate::index::{Document, Index, NewDocument, StoredChunk};
 use crate::ingest::{self, is_supported_name, LoadOptions};
 
+/// What a progress callback tells the ingest run: go on, or stop after the document in
+/// flight (every document already written stays committed).
+pub type Flow = ControlFlow<()>;
+
 /// Ingests files into an index.
 pub trait Ingestor: Send + Sync {
-    /// Ingests files, folders (recursively) and glob patterns, reporting each file to
-    /// `progress` as it is done.
-    fn ingest(&self, inputs: &[PathBuf], progress: &dyn Fn(&IngestEvent)) -> Result<IngestReport>;
+    /// Ingests files, folders (recursively) and glob patterns, reporting progress to
+    /// `progress`. When `progress` returns [`ControlFlow::Break`], the run finishes the
+    /// document in flight, skips the rest, brings the vector trees up to date and returns a
+    /// report with [`IngestReport::cancelled`] set.
+    fn ingest(
+        &self,
+        inputs: &[PathBuf],
+        progress: &dyn Fn(&IngestEvent) -> Flow,
+    ) -> Result<IngestReport>;
 
-    /// Ingests one document given as bytes (an upload); `name` is kept as its display name
-    /// and used to detect the format, never as a path.
+    /// Ingests one document given as bytes (an upload); `name` is cleaned by
+    /// [`crate::names::upload_name`] and kept as its display name and format hint, never used
+    /// as a path. New content is always a new document: another upload with the same name
+    /// never replaces it (see [`Ingestor::replace_bytes`]).
     fn ingest_bytes(&self, name: &str, bytes: &[u8]) -> Result<FileReport>;
+
+    /// Replaces document `id` with uploaded bytes, in one transaction (the old chunks and
+    /// vectors go, the new ones come). Fails with `document_not_found` when there is no such
+    /// document.
+    fn replace_bytes(&self, id: u64, name: &str, bytes: &[u8]) -> Result<FileReport>;
 }
 
 /// What happened to one file.
@@ -192,6 +211,9 @@ pub struct IngestReport {
     pub files: Vec<FileReport>,
     /// Totals.
     pub totals: IngestTotals,
+    /// Whether the progress callback stopped the run: the files after the last report were
+    /// not read.
+    pub cancelled: bool,
 }
 
 impl IngestReport {
@@ -210,11 +232,26 @@ impl IngestReport {
 
 /// Progress of an ingest run.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum IngestEvent<'a> {
     /// The inputs were expanded to this many files.
     Discovered {
         /// Number of files.
         files: usize,
+        /// Their total size in bytes (the unit in which progress is honest: a large file
+        /// weighs what it costs).
+        bytes: u64,
+    },
+    /// Some of a file's chunks were embedded: progress inside a large file.
+    Embedded {
+        /// The file.
+        path: &'a Path,
+        /// Chunks embedded so far.
+        chunks_done: usize,
+        /// Chunks in the file.
+        chunks_total: usize,
+        /// The file's size in bytes (its share of [`IngestEvent::Discovered::bytes`]).
+        file_bytes: u64,
     },
     /// A file is done.
     File(&'a FileReport),
@@ -228,6 +265,8 @@ pub struct Pipeline {
     embedder: Arc<dyn Embedder>,
     chunker: Chunker,
     load_options: LoadOptions,
+    /// Chunks embedded per call, so progress moves and searches interleave.
+    batch_size: usize,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -244,6 +283,9 @@ impl std::fmt::Debug for Pipeline {
 enum Found {
     /// A file to ingest; `explicit` when the user named it (not found by walking).
     File { path: PathBuf, explicit: bool },
+    /// Something met while walking a folder that is not a regular file (a FIFO, a device,
+    /// a socket, or a link to one): reported as skipped, never opened.
+    Special { path: PathBuf, kind: &'static str },
     /// An input that could not be used.
     Bad { path: PathBuf, error: Error },
 }
@@ -338,7 +380,11 @@ fn walk(dir: &Path, found: &mut Vec<Found>) {
                 path: entry.into_path(),
                 explicit: false,
             }),
-            Ok(_) => {}
+            Ok(entry) if entry.file_type().is_dir() => {}
+            Ok(entry) => found.push(Found::Special {
+                kind: file_kind(&entry.file_type()),
+                path: entry.into_path(),
+            }),
             Err(e) => {
                 let path = e.path().unwrap_or(dir).to_path_buf();
                 let error = match e.into_io_error() {
@@ -349,6 +395,69 @@ fn walk(dir: &Path, found: &mut Vec<Found>) {
             }
         }
     }
+}
+
+/// What a file type is, in words, for everything that is not a regular file.
+fn file_kind(file_type: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+        if file_type.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_symlink() {
+        "a broken symbolic link"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Reads a regular file of at most `limit` bytes. The type is checked before opening (so a
+/// FIFO is never opened and cannot block) and again on the opened handle; the size is
+/// checked before reading and while reading (a file that grows is cut off at the limit).
+fn read_regular_file(path: &Path, meta: &std::fs::Metadata, limit: u64) -> Result<Vec<u8>> {
+    let not_regular = |file_type: &std::fs::FileType| Error::NotARegularFile {
+        path: path.to_path_buf(),
+        kind: file_kind(file_type).to_string(),
+    };
+    let too_large = |what: &str| Error::DocumentTooLarge {
+        path: path.to_path_buf(),
+        what: what.to_string(),
+        limit,
+        setting: "loading.max_file_bytes".into(),
+    };
+    if !meta.is_file() {
+        return Err(not_regular(&meta.file_type()));
+    }
+    if meta.len() > limit {
+        return Err(too_large("the file"));
+    }
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let opened = file.metadata().map_err(|e| Error::io(path, e))?;
+    if !opened.is_file() {
+        return Err(not_regular(&opened.file_type()));
+    }
+    let capacity = usize::try_from(opened.len().min(limit)).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(capacity);
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large("the file (it grew while being read)"));
+    }
+    Ok(bytes)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -376,10 +485,18 @@ impl Pipeline {
             embedder,
             chunker,
             load_options,
+            batch_size: 32,
         }
     }
 
+    /// Sets how many chunks are embedded per call (progress is reported after each call).
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
     /// Parses and chunks one document; `Err` is a per-file failure.
+    #[allow(clippy::too_many_arguments)]
     fn prepare(
         &self,
         path: &Path,
@@ -387,6 +504,7 @@ impl Pipeline {
         name: String,
         bytes: &[u8],
         modified: Option<u64>,
+        replacing: Option<u64>,
         pending: &mut HashMap<String, String>,
     ) -> std::result::Result<Work, Error> {
         let sha256 = sha256_hex(bytes);
@@ -402,7 +520,14 @@ impl Pipeline {
                 }));
             }
         }
-        let existing = self.index.document_by_source(&source)?;
+        let existing = match replacing {
+            Some(id) => Some(
+                self.index
+                    .document(id)?
+                    .ok_or_else(|| Error::DocumentNotFound { id: id.to_string() })?,
+            ),
+            None => self.index.document_by_source(&source)?,
+        };
         if let Some(doc) = &existing {
             if doc.sha256 == sha256 {
                 if doc.modified != modified {
@@ -417,7 +542,7 @@ impl Pipeline {
             }
         }
         if let Some(doc) = self.index.document_by_hash(&sha256)? {
-            if doc.source != source {
+            if doc.source != source && Some(doc.id) != replacing {
                 return Ok(Work::Done(FileReport {
                     path: path.to_path_buf(),
                     status: FileStatus::Duplicate {
@@ -536,23 +661,28 @@ impl Pipeline {
             Ok(_) => {}
             Err(e) => return failed(e),
         }
-        let bytes = match std::fs::read(&absolute) {
+        let bytes = match read_regular_file(&absolute, &meta, self.load_options.max_file_bytes) {
             Ok(b) => b,
-            Err(e) => return failed(Error::io(path, e)),
+            Err(e) => return failed(e),
         };
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| source.clone());
-        match self.prepare(path, source, name, &bytes, modified, pending) {
+        match self.prepare(path, source, name, &bytes, modified, None, pending) {
             Ok(work) => work,
             Err(error) => failed(error),
         }
     }
 
-    /// Embeds a prepared document and writes it; returns its report and the time spent
-    /// embedding.
-    fn commit(&self, mut prepared: Prepared) -> (FileReport, Duration) {
+    /// Embeds a prepared document batch by batch (reporting each batch to `progress`, and
+    /// leaving the embedder free between batches for searches) and writes it in one
+    /// transaction; returns its report and the time spent embedding.
+    fn commit(
+        &self,
+        mut prepared: Prepared,
+        progress: &dyn Fn(&IngestEvent) -> Flow,
+    ) -> (FileReport, Duration) {
         let started = Instant::now();
         let texts: Vec<&str> = prepared
             .new
@@ -560,7 +690,26 @@ impl Pipeline {
             .iter()
             .map(|c| c.text.as_str())
             .collect();
-        let embedded = self.embedder.embed(&texts);
+        let mut vectors = Vec::with_capacity(texts.len());
+        let mut embedded = Ok(());
+        for batch in texts.chunks(self.batch_size) {
+            match self.embedder.embed(batch) {
+                Ok(v) => vectors.extend(v),
+                Err(e) => {
+                    embedded = Err(e);
+                    break;
+                }
+            }
+            // The document in flight is always finished: a stop request is honoured by the
+            // caller once it is written.
+            let _ = progress(&IngestEvent::Embedded {
+                path: &prepared.path,
+                chunks_done: vectors.len(),
+                chunks_total: texts.len(),
+                file_bytes: prepared.bytes,
+            });
+        }
+        let embedded = embedded.map(|()| vectors);
         let embedding_time = started.elapsed();
         let status = match embedded {
             Err(error) => FileStatus::Failed { error },
@@ -635,11 +784,32 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 impl Ingestor for Pipeline {
-    fn ingest(&self, inputs: &[PathBuf], progress: &dyn Fn(&IngestEvent)) -> Result<IngestReport> {
+    fn ingest(
+        &self,
+        inputs: &[PathBuf],
+        progress: &dyn Fn(&IngestEvent) -> Flow,
+    ) -> Result<IngestReport> {
         let started = Instant::now();
         let found = discover(inputs);
-        progress(&IngestEvent::Discovered { files: found.len() });
+        let bytes = found
+            .iter()
+            .filter_map(|f| match f {
+                Found::File { path, .. } => std::fs::metadata(path).ok().filter(|m| m.is_file()),
+                _ => None,
+            })
+            .map(|m| m.len())
+            .sum();
         let mut report = IngestReport::default();
+        if progress(&IngestEvent::Discovered {
+            files: found.len(),
+            bytes,
+        })
+        .is_break()
+        {
+            report.cancelled = true;
+            report.totals.elapsed = started.elapsed();
+            return Ok(report);
+        }
         // Parsing runs one document ahead of embedding, on its own thread.
         let (sender, receiver) = mpsc::sync_channel::<(Work, u64)>(2);
         std::thread::scope(|scope| {
@@ -650,6 +820,12 @@ impl Ingestor for Pipeline {
                         Found::File { path, explicit } => {
                             self.prepare_file(&path, explicit, &mut pending)
                         }
+                        Found::Special { path, kind } => Work::Done(FileReport {
+                            path,
+                            status: FileStatus::Skipped {
+                                reason: format!("{kind}, not a regular file"),
+                            },
+                        }),
                         Found::Bad { path, error } => Work::Done(FileReport {
                             path,
                             status: FileStatus::Failed { error },
@@ -668,41 +844,77 @@ impl Ingestor for Pipeline {
                 let file = match work {
                     Work::Done(file) => file,
                     Work::Ready(prepared) => {
-                        let (file, embedding_time) = self.commit(*prepared);
+                        let (file, embedding_time) = self.commit(*prepared, progress);
                         report.totals.embedding_time += embedding_time;
                         file
                     }
                 };
                 Self::record(&mut report.totals, &file, bytes);
-                progress(&IngestEvent::File(&file));
+                let flow = progress(&IngestEvent::File(&file));
                 report.files.push(file);
+                if flow.is_break() {
+                    // Dropping the receiver stops the loader thread at its next send; the
+                    // document it may have parsed ahead is discarded, nothing of it written.
+                    report.cancelled = true;
+                    break;
+                }
             }
         });
-        progress(&IngestEvent::BuildingIndex);
+        let _ = progress(&IngestEvent::BuildingIndex);
         self.index.build_trees()?;
         report.totals.elapsed = started.elapsed();
         Ok(report)
     }
 
     fn ingest_bytes(&self, name: &str, bytes: &[u8]) -> Result<FileReport> {
-        let display = Path::new(name)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| Error::InvalidInput(format!("'{name}' is not a usable file name")))?;
+        self.ingest_upload(name, bytes, None)
+    }
+
+    fn replace_bytes(&self, id: u64, name: &str, bytes: &[u8]) -> Result<FileReport> {
+        if self.index.document(id)?.is_none() {
+            return Err(Error::DocumentNotFound { id: id.to_string() });
+        }
+        self.ingest_upload(name, bytes, Some(id))
+    }
+}
+
+impl Pipeline {
+    /// An upload's source key: its content hash and its display name, so two uploads with
+    /// the same name and different contents are two documents.
+    fn upload_source(display: &str, sha256: &str) -> String {
+        format!("upload:{}/{display}", &sha256[..16.min(sha256.len())])
+    }
+
+    fn ingest_upload(&self, name: &str, bytes: &[u8], replacing: Option<u64>) -> Result<FileReport> {
+        let display = crate::names::upload_name(name);
         let path = PathBuf::from(&display);
-        let source = format!("upload:{display}");
+        if bytes.len() as u64 > self.load_options.max_file_bytes {
+            return Ok(FileReport {
+                status: FileStatus::Failed {
+                    error: Error::DocumentTooLarge {
+                        path: path.clone(),
+                        what: "the upload".into(),
+                        limit: self.load_options.max_file_bytes,
+                        setting: "loading.max_file_bytes".into(),
+                    },
+                },
+                path,
+            });
+        }
+        let source = Self::upload_source(&display, &sha256_hex(bytes));
         let work = self.prepare(
             &path,
             source,
             display.clone(),
             bytes,
             None,
+            replacing,
             &mut HashMap::new(),
         );
         let report = match work {
             Ok(Work::Done(report)) => report,
-            Ok(Work::Ready(prepared)) => self.commit(*prepared).0,
+            Ok(Work::Ready(prepared)) => self.commit(*prepared, &|_| Flow::Continue(())).0,
+            Err(error @ Error::DocumentNotFound { .. }) => return Err(error),
             Err(error) => FileReport {
                 path,
                 status: FileStatus::Failed { error },

@@ -132,11 +132,8 @@ pub fn passages_for(index: &Index, hits: &[(u32, f32)]) -> Result<Vec<Passage>> 
 
 impl Retriever for DenseRetriever {
     fn retrieve(&self, query: &str, k: usize) -> Result<Vec<Passage>> {
-        let vectors = self.embedder.embed(&[query])?;
-        let Some(vector) = vectors.first() else {
-            return Ok(Vec::new());
-        };
-        self.retrieve_vector(vector, k)
+        let vector = self.embedder.embed_query(query)?;
+        self.retrieve_vector(&vector, k)
     }
 }
 
@@ -229,12 +226,9 @@ pub fn fuse_rankings(
 impl Retriever for HybridRetriever {
     fn retrieve(&self, query: &str, k: usize) -> Result<Vec<Passage>> {
         let n = self.candidates.max(k);
-        let vector = self.dense.embedder.embed(&[query])?;
-        let Some(vector) = vector.first() else {
-            return Ok(Vec::new());
-        };
+        let vector = self.dense.embedder.embed_query(query)?;
         let index = &self.dense.index;
-        let dense = index.nearest(vector, n, self.dense.exact_below, self.dense.oversampling)?;
+        let dense = index.nearest(&vector, n, self.dense.exact_below, self.dense.oversampling)?;
         let keyword = index.keyword_nearest(query, n, self.keyword.bm25)?;
         let mut fused = fuse_rankings(&dense, &keyword, self.rrf_k, self.keyword_weight);
         fused.truncate(k);
