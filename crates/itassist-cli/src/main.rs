@@ -695,7 +695,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             if cli.json {
-                let body = serde_json::json!({"error": {"code": err.code(), "message": err.display_chain()}});
+                // The code, the message with its cause chain, and the structured details.
+                let body = serde_json::json!({ "error": err });
                 println!("{body}");
             } else {
                 eprintln!("error[{}]: {}", err.code(), err.display_chain());

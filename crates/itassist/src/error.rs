@@ -71,6 +71,38 @@ pub enum Error {
         reason: String,
     },
 
+    /// The path names something other than a regular file (a device, a FIFO, a socket).
+    #[error("{}: is {kind}, not a regular file; only regular files are read (name the file itself, or copy the data into one)", path.display())]
+    NotARegularFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead, e.g. "a character device".
+        kind: String,
+    },
+
+    /// The document is over one of the configured size limits.
+    #[error("{}: {what} is over the limit of {limit} bytes; raise `{setting}` in the config if this document is genuine, the other files are not affected", path.display())]
+    DocumentTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// What was measured, e.g. "the file" or "the extracted text".
+        what: String,
+        /// The limit that was exceeded, in bytes.
+        limit: u64,
+        /// The setting that raises the limit (e.g. `loading.max_file_bytes`).
+        setting: String,
+    },
+
+    /// Reading the document took longer than the per-document time limit. Only this file
+    /// fails; the others are still ingested.
+    #[error("{}: reading the document took longer than {seconds} s; raise `loading.max_document_seconds` in the config if the document is genuine (0 turns the limit off); the other files are not affected", path.display())]
+    DocumentTimeout {
+        /// The file.
+        path: PathBuf,
+        /// The limit that expired, in seconds.
+        seconds: f64,
+    },
+
     /// A path given by the user does not exist.
     #[error("{}: no such file or directory; check the path", path.display())]
     PathNotFound {
@@ -227,7 +259,147 @@ pub enum Error {
     Cancelled,
 }
 
+/// Declares the error table: [`ErrorKind`] and every fact derived from it.
+macro_rules! error_kinds {
+    ($(
+        $(#[doc = $doc:literal])+
+        $kind:ident => ($code:literal, $status:literal, $class:literal, $base:expr);
+    )+) => {
+        /// The kind of an [`Error`]: one row of the error table, which defines each kind's
+        /// stable code, HTTP status, Python exception class and documentation. The CLI, the
+        /// HTTP server and the Python and Node packages all take these facts from here.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorKind {
+            $( $(#[doc = $doc])+ $kind, )+
+        }
+
+        impl ErrorKind {
+            /// Every kind, in table order.
+            pub const ALL: &'static [ErrorKind] = &[$(ErrorKind::$kind),+];
+
+            /// The stable, machine-readable code, e.g. `"corrupt_document"`.
+            pub const fn code(self) -> &'static str {
+                match self { $(ErrorKind::$kind => $code,)+ }
+            }
+
+            /// The HTTP status the server answers with.
+            pub const fn http_status(self) -> u16 {
+                match self { $(ErrorKind::$kind => $status,)+ }
+            }
+
+            /// The Python exception class raised for it (a subclass of `ItassistError`).
+            pub const fn python_class(self) -> &'static str {
+                match self { $(ErrorKind::$kind => $class,)+ }
+            }
+
+            /// A built-in Python exception the class also derives from, so generic `except`
+            /// clauses keep working (`InvalidInputError` is a `ValueError`, ...).
+            pub const fn python_base(self) -> Option<&'static str> {
+                match self { $(ErrorKind::$kind => $base,)+ }
+            }
+
+            /// What the kind means (one paragraph).
+            pub const fn doc(self) -> &'static str {
+                match self { $(ErrorKind::$kind => concat!($($doc),+),)+ }
+            }
+        }
+
+        impl Error {
+            /// Every error code, in table order (the codes of [`ErrorKind::ALL`]).
+            pub const CODES: &'static [&'static str] = &[$($code),+];
+        }
+    };
+}
+
+error_kinds! {
+    /// The file's type is not one itassist can read.
+    UnsupportedFormat => ("unsupported_format", 415, "UnsupportedFormatError", None);
+    /// The file claims a supported format but cannot be parsed.
+    CorruptDocument => ("corrupt_document", 422, "CorruptDocumentError", None);
+    /// The file parsed but holds no text to index.
+    EmptyDocument => ("empty_document", 422, "EmptyDocumentError", None);
+    /// The file needs OCR but Tesseract (or pdftoppm) is not installed.
+    OcrUnavailable => ("ocr_unavailable", 503, "OcrUnavailableError", None);
+    /// OCR ran but failed on this file.
+    OcrFailed => ("ocr_failed", 422, "OcrFailedError", None);
+    /// The path names a device, a FIFO or a socket, not a regular file.
+    NotARegularFile => ("not_a_regular_file", 422, "NotARegularFileError", Some("OSError"));
+    /// The file or its extracted text is over a configured size limit.
+    DocumentTooLarge => ("document_too_large", 413, "DocumentTooLargeError", None);
+    /// Reading the document took longer than the per-document time limit.
+    DocumentTimeout => ("document_timeout", 422, "DocumentTimeoutError", None);
+    /// A path given by the user does not exist.
+    PathNotFound => ("path_not_found", 404, "PathNotFoundError", Some("FileNotFoundError"));
+    /// An operating-system I/O error.
+    Io => ("io", 500, "IoError", Some("OSError"));
+    /// ONNX Runtime could not be loaded.
+    RuntimeUnavailable => ("runtime_unavailable", 503, "RuntimeUnavailableError", None);
+    /// The embedding model files could not be found or loaded.
+    EmbeddingModelUnavailable => ("embedding_model_unavailable", 503, "EmbeddingModelUnavailableError", None);
+    /// Running the embedding model failed.
+    EmbeddingFailed => ("embedding_failed", 500, "EmbeddingFailedError", None);
+    /// The index was built with another embedding model.
+    EmbeddingModelMismatch => ("embedding_model_mismatch", 409, "EmbeddingModelMismatchError", None);
+    /// The index is in use by another process, or its lock cannot be taken.
+    IndexLocked => ("index_locked", 503, "IndexLockedError", None);
+    /// The index reached its configured maximum size.
+    IndexFull => ("index_full", 507, "IndexFullError", None);
+    /// The index files are unreadable or written by an incompatible version.
+    IndexCorrupt => ("index_corrupt", 500, "IndexCorruptError", None);
+    /// A storage-layer error (LMDB or the vector index).
+    IndexStorage => ("index_error", 500, "IndexStorageError", None);
+    /// No document with that id, path or name is in the index.
+    DocumentNotFound => ("document_not_found", 404, "DocumentNotFoundError", Some("LookupError"));
+    /// An argument or configuration value is invalid.
+    InvalidInput => ("invalid_input", 400, "InvalidInputError", Some("ValueError"));
+    /// The Ollama (or OpenAI-compatible) server cannot be reached.
+    OllamaUnreachable => ("ollama_unreachable", 503, "OllamaUnreachableError", Some("ConnectionError"));
+    /// The requested chat model is not available on the model server.
+    ModelNotFound => ("model_not_found", 424, "ModelNotFoundError", Some("LookupError"));
+    /// The model server answered with an error.
+    ModelServer => ("ollama_error", 502, "OllamaError", None);
+    /// A request to the model server took longer than allowed.
+    Timeout => ("timeout", 504, "RequestTimeoutError", Some("TimeoutError"));
+    /// The question and its context cannot fit into the model's context window.
+    ContextOverflow => ("context_overflow", 422, "ContextOverflowError", None);
+    /// The operation was cancelled by the caller (499: the client closed the request).
+    Cancelled => ("cancelled", 499, "OperationCancelledError", None);
+}
+
 impl Error {
+    /// The kind of error: its row in the error table ([`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::UnsupportedFormat { .. } => ErrorKind::UnsupportedFormat,
+            Error::CorruptDocument { .. } => ErrorKind::CorruptDocument,
+            Error::EmptyDocument { .. } => ErrorKind::EmptyDocument,
+            Error::OcrUnavailable { .. } => ErrorKind::OcrUnavailable,
+            Error::OcrFailed { .. } => ErrorKind::OcrFailed,
+            Error::NotARegularFile { .. } => ErrorKind::NotARegularFile,
+            Error::DocumentTooLarge { .. } => ErrorKind::DocumentTooLarge,
+            Error::DocumentTimeout { .. } => ErrorKind::DocumentTimeout,
+            Error::PathNotFound { .. } => ErrorKind::PathNotFound,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::RuntimeUnavailable { .. } => ErrorKind::RuntimeUnavailable,
+            Error::EmbeddingModelUnavailable { .. } => ErrorKind::EmbeddingModelUnavailable,
+            Error::Embedding { .. } => ErrorKind::EmbeddingFailed,
+            Error::EmbeddingModelMismatch { .. } => ErrorKind::EmbeddingModelMismatch,
+            Error::IndexLocked { .. } => ErrorKind::IndexLocked,
+            Error::IndexFull { .. } => ErrorKind::IndexFull,
+            Error::IndexCorrupt { .. } => ErrorKind::IndexCorrupt,
+            Error::Index { .. } => ErrorKind::IndexStorage,
+            Error::DocumentNotFound { .. } => ErrorKind::DocumentNotFound,
+            Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::OllamaUnreachable { .. } => ErrorKind::OllamaUnreachable,
+            Error::ModelNotFound { .. } => ErrorKind::ModelNotFound,
+            Error::Ollama { .. } => ErrorKind::ModelServer,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::ContextOverflow { .. } => ErrorKind::ContextOverflow,
+            Error::Cancelled => ErrorKind::Cancelled,
+        }
+    }
+
     /// A stable, machine-readable identifier of the error kind, e.g. `"corrupt_document"`.
     ///
     /// ```
@@ -236,59 +408,98 @@ impl Error {
     /// assert!(err.to_string().contains("ollama pull llama3"));
     /// ```
     pub fn code(&self) -> &'static str {
-        match self {
-            Error::UnsupportedFormat { .. } => "unsupported_format",
-            Error::CorruptDocument { .. } => "corrupt_document",
-            Error::EmptyDocument { .. } => "empty_document",
-            Error::OcrUnavailable { .. } => "ocr_unavailable",
-            Error::OcrFailed { .. } => "ocr_failed",
-            Error::PathNotFound { .. } => "path_not_found",
-            Error::Io { .. } => "io",
-            Error::RuntimeUnavailable { .. } => "runtime_unavailable",
-            Error::EmbeddingModelUnavailable { .. } => "embedding_model_unavailable",
-            Error::Embedding { .. } => "embedding_failed",
-            Error::EmbeddingModelMismatch { .. } => "embedding_model_mismatch",
-            Error::IndexLocked { .. } => "index_locked",
-            Error::IndexFull { .. } => "index_full",
-            Error::IndexCorrupt { .. } => "index_corrupt",
-            Error::Index { .. } => "index_error",
-            Error::DocumentNotFound { .. } => "document_not_found",
-            Error::InvalidInput(_) => "invalid_input",
-            Error::OllamaUnreachable { .. } => "ollama_unreachable",
-            Error::ModelNotFound { .. } => "model_not_found",
-            Error::Ollama { .. } => "ollama_error",
-            Error::Timeout { .. } => "timeout",
-            Error::ContextOverflow { .. } => "context_overflow",
-            Error::Cancelled => "cancelled",
-        }
+        self.kind().code()
     }
 
-    /// Every error code, for bindings that map codes to exception classes.
-    pub const CODES: &'static [&'static str] = &[
-        "unsupported_format",
-        "corrupt_document",
-        "empty_document",
-        "ocr_unavailable",
-        "ocr_failed",
-        "path_not_found",
-        "io",
-        "runtime_unavailable",
-        "embedding_model_unavailable",
-        "embedding_failed",
-        "embedding_model_mismatch",
-        "index_locked",
-        "index_full",
-        "index_corrupt",
-        "index_error",
-        "document_not_found",
-        "invalid_input",
-        "ollama_unreachable",
-        "model_not_found",
-        "ollama_error",
-        "timeout",
-        "context_overflow",
-        "cancelled",
-    ];
+    /// The structured facts of the error (paths, model names, token counts, limits), for the
+    /// bindings' exception attributes and the server's JSON. Keys are the variant's field
+    /// names; causes and free-text reasons are not included (they are in the message).
+    ///
+    /// ```
+    /// let err = itassist::Error::ContextOverflow { needed: 9000, available: 4096 };
+    /// let details = err.details();
+    /// assert_eq!(details["needed"], 9000);
+    /// assert_eq!(details["available"], 4096);
+    /// ```
+    pub fn details(&self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::{json, Value};
+        let path = |p: &Path| Value::from(p.to_string_lossy().into_owned());
+        let fields: Vec<(&str, Value)> = match self {
+            Error::UnsupportedFormat { path: p, detail } => {
+                vec![("path", path(p)), ("detail", json!(detail))]
+            }
+            Error::CorruptDocument {
+                path: p, format, ..
+            } => {
+                vec![("path", path(p)), ("format", json!(format))]
+            }
+            Error::EmptyDocument { path: p, .. }
+            | Error::OcrFailed { path: p, .. }
+            | Error::PathNotFound { path: p } => vec![("path", path(p))],
+            Error::OcrUnavailable { path: p, tool } => {
+                vec![("path", path(p)), ("tool", json!(tool))]
+            }
+            Error::NotARegularFile { path: p, kind } => {
+                vec![("path", path(p)), ("file_kind", json!(kind))]
+            }
+            Error::DocumentTooLarge {
+                path: p,
+                limit,
+                setting,
+                ..
+            } => vec![
+                ("path", path(p)),
+                ("limit", json!(limit)),
+                ("setting", json!(setting)),
+            ],
+            Error::DocumentTimeout { path: p, seconds } => {
+                vec![("path", path(p)), ("seconds", json!(seconds))]
+            }
+            Error::Io { path: p, .. } => p
+                .as_deref()
+                .map(|p| vec![("path", path(p))])
+                .unwrap_or_default(),
+            Error::EmbeddingModelMismatch {
+                data_dir,
+                index_model,
+                index_dimensions,
+                requested_model,
+                requested_dimensions,
+            } => vec![
+                ("data_dir", path(data_dir)),
+                ("index_model", json!(index_model)),
+                ("index_dimensions", json!(index_dimensions)),
+                ("requested_model", json!(requested_model)),
+                ("requested_dimensions", json!(requested_dimensions)),
+            ],
+            Error::IndexLocked { data_dir, .. } | Error::IndexCorrupt { data_dir, .. } => {
+                vec![("data_dir", path(data_dir))]
+            }
+            Error::IndexFull { data_dir, map_size } => {
+                vec![("data_dir", path(data_dir)), ("map_size", json!(map_size))]
+            }
+            Error::DocumentNotFound { id } => vec![("id", json!(id))],
+            Error::OllamaUnreachable { url, .. } => vec![("url", json!(url))],
+            Error::ModelNotFound { model } => vec![("model", json!(model))],
+            Error::Ollama { status, .. } => status
+                .map(|s| vec![("status", json!(s))])
+                .unwrap_or_default(),
+            Error::Timeout { seconds } => vec![("seconds", json!(seconds))],
+            Error::ContextOverflow { needed, available } => {
+                vec![("needed", json!(needed)), ("available", json!(available))]
+            }
+            Error::RuntimeUnavailable { .. }
+            | Error::EmbeddingModelUnavailable { .. }
+            | Error::Embedding { .. }
+            | Error::Index { .. }
+            | Error::InvalidInput(_)
+            | Error::Cancelled => Vec::new(),
+        };
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+    }
 
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
@@ -329,5 +540,190 @@ impl Error {
             cause = c.source();
         }
         out
+    }
+}
+
+impl serde::Serialize for Error {
+    /// `{"code", "message", ...details}`: the code, the message with its cause chain, and the
+    /// structured facts of [`Error::details`].
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let details = self.details();
+        let mut map = serializer.serialize_map(Some(2 + details.len()))?;
+        map.serialize_entry("code", self.code())?;
+        map.serialize_entry("message", &self.display_chain())?;
+        for (key, value) in &details {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// One value of every variant, so the table can be checked against the enum.
+    fn one_of_each() -> Vec<Error> {
+        let p = || PathBuf::from("/docs/x.pdf");
+        vec![
+            Error::UnsupportedFormat {
+                path: p(),
+                detail: "x".into(),
+            },
+            Error::CorruptDocument {
+                path: p(),
+                format: "PDF".into(),
+                reason: "x".into(),
+                source: None,
+            },
+            Error::EmptyDocument {
+                path: p(),
+                reason: "x".into(),
+            },
+            Error::OcrUnavailable {
+                path: p(),
+                tool: "tesseract".into(),
+            },
+            Error::OcrFailed {
+                path: p(),
+                reason: "x".into(),
+            },
+            Error::NotARegularFile {
+                path: p(),
+                kind: "a FIFO".into(),
+            },
+            Error::DocumentTooLarge {
+                path: p(),
+                what: "the file".into(),
+                limit: 1,
+                setting: "loading.max_file_bytes".into(),
+            },
+            Error::DocumentTimeout {
+                path: p(),
+                seconds: 1.0,
+            },
+            Error::PathNotFound { path: p() },
+            Error::Io {
+                path: None,
+                source: std::io::Error::other("x"),
+            },
+            Error::RuntimeUnavailable { reason: "x".into() },
+            Error::EmbeddingModelUnavailable {
+                reason: "x".into(),
+                source: None,
+            },
+            Error::Embedding { reason: "x".into() },
+            Error::EmbeddingModelMismatch {
+                data_dir: p(),
+                index_model: "a".into(),
+                index_dimensions: 1,
+                requested_model: "b".into(),
+                requested_dimensions: 2,
+            },
+            Error::IndexLocked {
+                data_dir: p(),
+                reason: "x".into(),
+            },
+            Error::IndexFull {
+                data_dir: p(),
+                map_size: 1,
+            },
+            Error::IndexCorrupt {
+                data_dir: p(),
+                reason: "x".into(),
+                source: None,
+            },
+            Error::Index {
+                reason: "x".into(),
+                source: None,
+            },
+            Error::DocumentNotFound { id: "1".into() },
+            Error::InvalidInput("x".into()),
+            Error::OllamaUnreachable {
+                url: "http://x".into(),
+                reason: "x".into(),
+                source: None,
+            },
+            Error::ModelNotFound { model: "m".into() },
+            Error::Ollama {
+                status: Some(500),
+                message: "x".into(),
+            },
+            Error::Timeout { seconds: 1 },
+            Error::ContextOverflow {
+                needed: 2,
+                available: 1,
+            },
+            Error::Cancelled,
+        ]
+    }
+
+    #[test]
+    fn the_table_and_the_enum_agree() {
+        let errors = one_of_each();
+        let kinds: Vec<ErrorKind> = errors.iter().map(Error::kind).collect();
+        // Every variant has its own row, and every row belongs to a variant.
+        assert_eq!(kinds.len(), ErrorKind::ALL.len());
+        assert_eq!(kinds.iter().collect::<HashSet<_>>().len(), kinds.len());
+        assert_eq!(kinds, ErrorKind::ALL);
+        let codes: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
+        assert_eq!(codes, Error::CODES);
+        let classes: HashSet<&str> = ErrorKind::ALL.iter().map(|k| k.python_class()).collect();
+        assert_eq!(
+            classes.len(),
+            ErrorKind::ALL.len(),
+            "Python class names are unique"
+        );
+        for kind in ErrorKind::ALL {
+            let code = kind.code();
+            assert!(
+                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code}"
+            );
+            assert!(kind.python_class().ends_with("Error"), "{kind:?}");
+            assert!((400..600).contains(&kind.http_status()), "{kind:?}");
+            assert!(!kind.doc().is_empty());
+        }
+    }
+
+    #[test]
+    fn only_failures_inside_the_machine_are_500s() {
+        // A client can do something about every other error: it must not look like a crash.
+        let internal = [
+            ErrorKind::Io,
+            ErrorKind::EmbeddingFailed,
+            ErrorKind::IndexCorrupt,
+            ErrorKind::IndexStorage,
+        ];
+        for kind in ErrorKind::ALL {
+            assert_eq!(
+                kind.http_status() == 500,
+                internal.contains(kind),
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_serialise_with_code_chain_and_details() {
+        let err = Error::DocumentTooLarge {
+            path: PathBuf::from("/d/big.txt"),
+            what: "the file".into(),
+            limit: 10,
+            setting: "loading.max_file_bytes".into(),
+        };
+        let value = serde_json::to_value(&err).unwrap();
+        assert_eq!(value["code"], "document_too_large");
+        assert_eq!(value["path"], "/d/big.txt");
+        assert_eq!(value["limit"], 10);
+        assert!(value["message"]
+            .as_str()
+            .unwrap()
+            .contains("loading.max_file_bytes"));
     }
 }

@@ -47,13 +47,11 @@ pub use assistant::Assistant;
 pub use chunk::{Chunk, Chunker};
 pub use config::{AnswerConfig, Backend, Config, DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL};
 pub use embed::{Embedder, FastEmbedder};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use index::{Document, Index, IndexStats};
 pub use ingest::{Format, LoadOptions, LoadedDocument, Section};
 pub use ollama::{ChatBackend, ModelInfo, OllamaClient, OpenAiClient, PullProgress};
-pub use pipeline::{
-    FileReport, FileStatus, Flow, IngestEvent, IngestReport, Ingestor, Pipeline,
-};
+pub use pipeline::{FileReport, FileStatus, Flow, IngestEvent, IngestReport, Ingestor, Pipeline};
 pub use retrieve::{DenseRetriever, Passage, Retriever};
 
 /// The README's Rust examples, compiled as doctests.

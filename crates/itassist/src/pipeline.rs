@@ -885,7 +885,12 @@ impl Pipeline {
         format!("upload:{}/{display}", &sha256[..16.min(sha256.len())])
     }
 
-    fn ingest_upload(&self, name: &str, bytes: &[u8], replacing: Option<u64>) -> Result<FileReport> {
+    fn ingest_upload(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        replacing: Option<u64>,
+    ) -> Result<FileReport> {
         let display = crate::names::upload_name(name);
         let path = PathBuf::from(&display);
         if bytes.len() as u64 > self.load_options.max_file_bytes {
@@ -922,15 +927,5 @@ impl Pipeline {
         };
         self.index.build_trees()?;
         Ok(report)
-    }
-}
-
-impl Serialize for Error {
-    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(2))?;
-        map.serialize_entry("code", self.code())?;
-        map.serialize_entry("message", &self.to_string())?;
-        map.end()
     }
 }
