@@ -1,7 +1,8 @@
 // Headless-Chromium test of the page served by `itassist serve`: upload a real corpus file
 // (file picker and drag-and-drop), see it listed, ask, see the streamed answer and its sources
 // (with llama-server when LLAMA_SERVER and LLAMA_MODEL are set) or the clear
-// `ollama_unreachable` error (otherwise), then delete the document.
+// `ollama_unreachable` error (otherwise), then delete the document; and check that a page on
+// another site cannot upload with the signed-in user's credentials.
 //
 // Env: ITASSIST_BIN (default $CARGO_TARGET_DIR/debug/itassist), CHROMIUM (default
 // /usr/bin/chromium), ORT_DYLIB_PATH and ITASSIST_MODEL_DIR for the embedding model.
@@ -12,6 +13,7 @@ import { mkdtempSync, rmSync, existsSync, openSync } from "node:fs";
 import { tmpdir, homedir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { createServer } from "node:net";
+import { createServer as createHttpServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
@@ -138,4 +140,39 @@ test("upload, list, ask, sources, delete", { timeout: 300000 }, async () => {
   assert.equal(await page.locator("#docs tr").count(), 0);
   assert.deepEqual(pageErrors, []);
   await context.close();
+});
+
+test("a page on another site cannot upload with the user's credentials", { timeout: 120000 }, async () => {
+  // The attacker's page, on another origin: it fills a file input by script and submits a
+  // multipart form to the assistant (a top-level navigation: the browser would send the user's
+  // Basic credentials). The server must refuse it as a cross-site request.
+  const evil = createHttpServer((req, res) => {
+    res.writeHead(200, { "Content-Type": "text/html" });
+    res.end(`<!doctype html><form id="f" method="POST" enctype="multipart/form-data" action="${base}/upload/">
+      <input type="file" name="files" id="i"></form>
+      <script>
+        const dt = new DataTransfer();
+        dt.items.add(new File(["planted by another site"], "planted.txt", { type: "text/plain" }));
+        document.getElementById("i").files = dt.files;
+        document.getElementById("f").submit();
+      </script>`);
+  });
+  await new Promise((ok) => evil.listen(0, "localhost", ok));
+  const evilUrl = `http://localhost:${evil.address().port}/`;
+  const context = await browser.newContext({ httpCredentials: { username: USER, password: PASSWORD } });
+  try {
+    const page = await context.newPage();
+    await page.goto(base + "/"); // the user is signed in to the assistant
+    const answered = page.waitForResponse((r) => r.url().startsWith(base + "/upload/"));
+    await page.goto(evilUrl);
+    const response = await answered;
+    assert.equal(response.status(), 403);
+    assert.equal((await response.json()).error.code, "forbidden_origin");
+    const auth = "Basic " + Buffer.from(`${USER}:${PASSWORD}`).toString("base64");
+    const docs = await (await fetch(base + "/documents", { headers: { Authorization: auth } })).json();
+    assert.ok(!docs.documents.some((d) => d.name === "planted.txt"), "nothing was indexed");
+  } finally {
+    await context.close();
+    evil.close();
+  }
 });

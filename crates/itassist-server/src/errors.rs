@@ -18,6 +18,8 @@ pub struct ApiError {
     pub message: String,
     /// Extra fields merged into the `error` object (e.g. `supported` for 415).
     pub extra: Option<Value>,
+    /// Seconds for a `Retry-After` header (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -28,6 +30,7 @@ impl ApiError {
             code: code.to_string(),
             message: message.into(),
             extra: None,
+            retry_after: None,
         }
     }
 
@@ -76,6 +79,12 @@ impl ApiError {
         self
     }
 
+    /// Adds a `Retry-After` header (seconds).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
     /// The JSON body.
     pub fn body(&self) -> Value {
         let mut error = json!({ "code": self.code, "message": self.message });
@@ -88,41 +97,76 @@ impl ApiError {
     }
 }
 
-/// The HTTP status for a core error code.
+/// Core error codes that mean a fault inside the server (its disk, its index, its embedding
+/// runtime failing mid-request): answered with 500. Every other core code has a status that
+/// tells the client whether to fix the request, retry later or call the operator.
+pub const INTERNAL_CODES: &[&str] = &["io", "index_error", "index_corrupt", "embedding_failed"];
+
+/// The HTTP status for a core error code (see the table in `docs/server.md`).
 pub fn status_for_code(code: &str) -> StatusCode {
     match code {
-        "invalid_input" => StatusCode::BAD_REQUEST,
+        "invalid_input" | "not_a_regular_file" => StatusCode::BAD_REQUEST,
         "document_not_found" | "path_not_found" => StatusCode::NOT_FOUND,
+        "document_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
         "unsupported_format" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         // The request is fine but the model it depends on is missing: 424 Failed Dependency.
         "model_not_found" => StatusCode::FAILED_DEPENDENCY,
-        "ollama_unreachable" => StatusCode::SERVICE_UNAVAILABLE,
+        // The request is well formed but this document (or prompt) cannot be processed.
+        "context_overflow" | "corrupt_document" | "empty_document" | "ocr_failed"
+        | "document_timeout" => StatusCode::UNPROCESSABLE_ENTITY,
         "ollama_error" => StatusCode::BAD_GATEWAY,
         "timeout" => StatusCode::GATEWAY_TIMEOUT,
-        "context_overflow" | "corrupt_document" | "empty_document" => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-        "index_locked" | "ocr_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        // The service cannot do this until something outside the request changes (a process
+        // holding the index, a missing runtime, model or OCR tool, a model server that is down,
+        // an index built with another embedding model) or it is shutting down.
+        "ollama_unreachable"
+        | "index_locked"
+        | "ocr_unavailable"
+        | "runtime_unavailable"
+        | "embedding_model_unavailable"
+        | "embedding_model_mismatch"
+        | "cancelled" => StatusCode::SERVICE_UNAVAILABLE,
         "index_full" => StatusCode::INSUFFICIENT_STORAGE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
+/// The code for an error response that was produced without one (by a framework layer or
+/// extractor): used by [`crate::guard::json_errors`] to give every error the JSON shape.
+pub fn code_for_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "invalid_input",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "request_timeout",
+        411 => "length_required",
+        413 => "payload_too_large",
+        414 => "uri_too_long",
+        415 => "unsupported_media_type",
+        422 => "unprocessable",
+        429 => "too_many_requests",
+        431 => "headers_too_large",
+        502 => "bad_gateway",
+        503 => "unavailable",
+        504 => "timeout",
+        s if s >= 500 => "internal",
+        _ => "http_error",
+    }
+}
+
 impl From<itassist::Error> for ApiError {
     fn from(err: itassist::Error) -> Self {
-        let code = err.code();
-        let mut api = ApiError::new(status_for_code(code), code, err.to_string());
-        if code == "unsupported_format" {
-            api = api.with_extra(json!({ "supported": itassist::ingest::SUPPORTED_EXTENSIONS }));
-        }
-        api
+        ApiError::from(&err)
     }
 }
 
 impl From<&itassist::Error> for ApiError {
     fn from(err: &itassist::Error) -> Self {
         let code = err.code();
-        let mut api = ApiError::new(status_for_code(code), code, err.to_string());
+        // The whole cause chain: "cannot reach the model server at ...: ...: connection refused".
+        let mut api = ApiError::new(status_for_code(code), code, err.display_chain());
         if code == "unsupported_format" {
             api = api.with_extra(json!({ "supported": itassist::ingest::SUPPORTED_EXTENSIONS }));
         }
@@ -145,9 +189,66 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static("Basic realm=\"itassist\", charset=\"UTF-8\""),
             );
         }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }
 
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every core error code has a status of its own; only faults inside the server are 500.
+    #[test]
+    fn every_core_code_has_a_sensible_status() {
+        for code in itassist::Error::CODES {
+            let status = status_for_code(code);
+            if INTERNAL_CODES.contains(code) {
+                assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{code}");
+            } else {
+                assert_ne!(
+                    status,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "core code '{code}' falls through to 500: give it a status in status_for_code"
+                );
+            }
+        }
+        for code in INTERNAL_CODES {
+            assert!(
+                itassist::Error::CODES.contains(code),
+                "{code} is not a core code"
+            );
+        }
+    }
+
+    #[test]
+    fn message_carries_the_cause_chain() {
+        let err = itassist::Error::Io {
+            path: None,
+            source: std::io::Error::other("disk on fire"),
+        };
+        let api = ApiError::from(&err);
+        assert_eq!(api.message, err.display_chain());
+        let err = itassist::Error::OllamaUnreachable {
+            url: "http://127.0.0.1:9".into(),
+            reason: "connect failed".into(),
+            source: Some(Box::new(std::io::Error::other(
+                "connection refused (os error 111)",
+            ))),
+        };
+        let api = ApiError::from(err);
+        assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            api.message.contains("connection refused"),
+            "{}",
+            api.message
+        );
+    }
+}

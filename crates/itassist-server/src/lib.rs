@@ -15,9 +15,11 @@
 //! | `GET` | `/openapi.json` | Basic | the OpenAPI 3.1 description |
 //! | `GET` | `/` | Basic | the web page |
 //!
-//! Errors are JSON `{"error": {"code", "message"}}` (see [`errors`]). Blocking core calls
-//! (ingestion, search, listing, removal) run on tokio's blocking pool, so questions are answered
-//! while an upload is being ingested.
+//! Errors are JSON `{"error": {"code", "message"}}` (see [`errors`] and [`guard::json_errors`]).
+//! Blocking core calls (ingestion, search, listing, removal) run on tokio's blocking pool, so
+//! questions are answered while an upload is being ingested. Failed logins cost bounded memory
+//! and CPU ([`auth`]); cross-site state-changing requests are refused and request heads are
+//! bounded ([`guard`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,21 +34,24 @@
 
 pub mod auth;
 pub mod errors;
+pub mod guard;
 pub mod openapi;
 pub mod routes;
 pub mod upload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue, Method};
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
+use axum::http::{header, Method};
 use axum::routing::{delete, get, post};
 use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use itassist::Assistant;
 use tower_http::cors::CorsLayer;
 
-pub use auth::{hash_password, Users};
+pub use auth::{hash_password, AuthLimits, Users};
 pub use errors::ApiError;
 
 /// The web page, embedded in the binary.
@@ -64,6 +69,16 @@ pub const ENV_USERS_FILE: &str = "ITASSIST_USERS_FILE";
 pub const ENV_MAX_UPLOAD: &str = "ITASSIST_MAX_UPLOAD";
 /// Environment variable with the allowed CORS origins, comma-separated.
 pub const ENV_CORS_ORIGINS: &str = "ITASSIST_CORS_ORIGINS";
+/// Environment variable with the failed logins allowed per client address per minute (0: no
+/// limit).
+pub const ENV_MAX_LOGIN_FAILURES: &str = "ITASSIST_MAX_LOGIN_FAILURES";
+
+/// How long a client may take to send a request's head (slow clients holding connections
+/// open are dropped).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most headers hyper parses in a request; [`guard::limit_request_head`] answers anything over
+/// [`guard::MAX_HEADER_COUNT`] with a JSON 431, so between the two the client gets JSON.
+pub const HYPER_MAX_HEADERS: usize = 1024;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -72,8 +87,12 @@ pub struct ServerConfig {
     pub users: Users,
     /// Largest upload request body, in bytes; larger uploads get 413.
     pub max_upload_bytes: usize,
-    /// Origins allowed by CORS; empty (the default) sends no CORS headers at all.
+    /// Origins allowed by CORS (`scheme://host[:port]`); empty (the default) sends no CORS
+    /// headers at all. `*` is refused by [`ServerConfig::validate`].
     pub cors_origins: Vec<String>,
+    /// Limits on the cost of authentication (concurrent Argon2 checks, failed logins per
+    /// client address).
+    pub auth: AuthLimits,
 }
 
 impl ServerConfig {
@@ -83,11 +102,41 @@ impl ServerConfig {
             users,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             cors_origins: Vec::new(),
+            auth: AuthLimits::default(),
         }
     }
 
-    /// Reads `ITASSIST_USERS`, `ITASSIST_USERS_FILE`, `ITASSIST_MAX_UPLOAD` and
-    /// `ITASSIST_CORS_ORIGINS`.
+    /// Checks the configuration before the server starts: at least one user, a positive upload
+    /// limit, and CORS origins that are each `scheme://host[:port]` (`*` is refused: the API
+    /// uses credentials). The error says what to change.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.users.is_empty() {
+            return Err(format!(
+                "no users configured: set {ENV_USERS}=\"NAME:HASH\" (make a hash with `itassist serve --hash-password`) or {ENV_USERS_FILE}"
+            ));
+        }
+        if self.max_upload_bytes == 0 {
+            return Err("the upload limit is 0: set --max-upload (ITASSIST_MAX_UPLOAD) to a size such as 64M".into());
+        }
+        if self.auth.max_concurrent_verifications == 0 {
+            return Err("auth.max_concurrent_verifications is 0: at least one password check must be able to run".into());
+        }
+        let problems: Vec<String> = self
+            .cors_origins
+            .iter()
+            .filter_map(|o| guard::normalize_origin(o).err())
+            .collect();
+        if !problems.is_empty() {
+            return Err(format!(
+                "invalid CORS origin (--cors-origin / {ENV_CORS_ORIGINS}): {}",
+                problems.join("; ")
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads `ITASSIST_USERS`, `ITASSIST_USERS_FILE`, `ITASSIST_MAX_UPLOAD`,
+    /// `ITASSIST_CORS_ORIGINS` and `ITASSIST_MAX_LOGIN_FAILURES`.
     pub fn from_env() -> Result<Self, String> {
         let mut spec = std::env::var(ENV_USERS).unwrap_or_default();
         if let Some(path) = std::env::var_os(ENV_USERS_FILE) {
@@ -110,6 +159,11 @@ impl ServerConfig {
                 .map(|o| o.trim().to_string())
                 .filter(|o| !o.is_empty())
                 .collect();
+        }
+        if let Ok(limit) = std::env::var(ENV_MAX_LOGIN_FAILURES) {
+            config.auth.max_failures = limit.trim().parse().map_err(|_| {
+                format!("invalid {ENV_MAX_LOGIN_FAILURES}='{limit}': use a whole number of failed logins per minute (0 turns the limit off)")
+            })?;
         }
         Ok(config)
     }
@@ -142,27 +196,31 @@ pub struct AppState {
     pub max_upload_bytes: usize,
 }
 
-/// Builds the router: every route, auth, CORS, body limits and JSON fallbacks.
+/// Builds the router: every route, auth, CORS, the cross-site guard, request-head and body
+/// limits, and JSON for every error.
+///
+/// Layers, outermost first: [`guard::json_errors`], CORS (when origins are configured),
+/// [`guard::limit_request_head`], [`guard::reject_cross_site`], then per route the body limit
+/// and [`auth::require_auth`]. The failure limiter needs the client address
+/// ([`ConnectInfo<SocketAddr>`]), which [`serve_listener`] provides.
 pub fn router(assistant: Arc<Assistant>, config: &ServerConfig) -> Router {
     let state = AppState {
         assistant,
         max_upload_bytes: config.max_upload_bytes,
     };
-    let users = Arc::new(config.users.clone());
+    let authenticator = Arc::new(auth::Authenticator::new(config.users.clone(), config.auth));
+    let allowed = guard::AllowedOrigins::new(&config.cors_origins);
+    let upload_limit = config.max_upload_bytes.saturating_add(64 * 1024);
     let protected = Router::new()
         .route("/", get(routes::index_page))
         .route("/index.html", get(routes::index_page))
         .route(
             "/upload/",
-            post(upload::upload).layer(DefaultBodyLimit::max(
-                config.max_upload_bytes.saturating_add(64 * 1024),
-            )),
+            post(upload::upload).layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route(
             "/upload",
-            post(upload::upload).layer(DefaultBodyLimit::max(
-                config.max_upload_bytes.saturating_add(64 * 1024),
-            )),
+            post(upload::upload).layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route("/ask/", post(routes::ask))
         .route("/ask", post(routes::ask))
@@ -176,7 +234,7 @@ pub fn router(assistant: Arc<Assistant>, config: &ServerConfig) -> Router {
         .route("/models", get(routes::models))
         .route("/openapi.json", get(openapi::openapi))
         .route_layer(axum::middleware::from_fn_with_state(
-            users,
+            authenticator,
             auth::require_auth,
         ));
     let mut app = Router::new()
@@ -184,22 +242,22 @@ pub fn router(assistant: Arc<Assistant>, config: &ServerConfig) -> Router {
         .merge(protected)
         .fallback(routes::fallback)
         .method_not_allowed_fallback(routes::method_not_allowed)
-        .with_state(state);
-    if !config.cors_origins.is_empty() {
-        let origins: Vec<HeaderValue> = config
-            .cors_origins
-            .iter()
-            .filter_map(|o| HeaderValue::from_str(o).ok())
-            .collect();
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            allowed.clone(),
+            guard::reject_cross_site,
+        ))
+        .layer(axum::middleware::from_fn(guard::limit_request_head));
+    if !allowed.is_empty() {
         app = app.layer(
             CorsLayer::new()
-                .allow_origin(origins)
+                .allow_origin(allowed.header_values())
                 .allow_methods([Method::GET, Method::POST, Method::DELETE])
                 .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
                 .allow_credentials(true),
         );
     }
-    app
+    app.layer(axum::middleware::from_fn(guard::json_errors))
 }
 
 /// Errors that stop the server from starting.
@@ -232,11 +290,8 @@ pub async fn serve(
     server: ServerConfig,
     addr: SocketAddr,
 ) -> Result<(), ServeError> {
-    if server.users.is_empty() {
-        return Err(ServeError::Config(format!(
-            "no users configured: set {ENV_USERS}=\"NAME:HASH\" (make a hash with `itassist serve --hash-password`) or {ENV_USERS_FILE}"
-        )));
-    }
+    // Before anything is opened or bound: a bad setting is reported, never a panic later.
+    server.validate().map_err(ServeError::Config)?;
     let assistant = tokio::task::spawn_blocking(move || Assistant::open(config))
         .await
         .map_err(|e| ServeError::Config(format!("opening the assistant failed: {e}")))?
@@ -255,15 +310,60 @@ pub async fn serve(
 
 /// Serves `app` on an already bound listener until `shutdown` completes (graceful: in-flight
 /// requests finish).
+///
+/// Each connection is served by hyper's HTTP/1 server with a [`HEADER_READ_TIMEOUT`] and up to
+/// [`HYPER_MAX_HEADERS`] headers, and each request carries the client address as
+/// [`ConnectInfo<SocketAddr>`] (for the failed-login limiter).
 pub async fn serve_listener(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServeError::Io)
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_headers(HYPER_MAX_HEADERS);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // A connection that failed while being accepted concerns only its client;
+                    // anything else (e.g. out of file descriptors) is logged and retried.
+                    if !matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionAborted
+                            | std::io::ErrorKind::ConnectionReset
+                            | std::io::ErrorKind::ConnectionRefused
+                    ) {
+                        tracing::error!("accepting a connection failed: {e}");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(remote));
+                tower::ServiceExt::oneshot(app.clone(), request.map(axum::body::Body::new))
+            },
+        );
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection from {remote} ended with an error: {e}");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -23,8 +23,12 @@ pub fn document() -> Value {
         "content": { "application/json": { "schema": { "$ref": "#/components/schemas/AskRequest" } } }
     });
     let model_errors = json!({
-        "400": err("malformed JSON (`invalid_json`) or invalid input (`invalid_input`)"),
+        "400": err("malformed JSON (`invalid_json`) or invalid input (`invalid_input`, e.g. a temperature outside 0..=2)"),
         "401": unauthorized,
+        "403": err("sent by a browser from another site that CORS does not allow (`forbidden_origin`)"),
+        "413": err("the JSON body is over 2 MiB (`payload_too_large`)"),
+        "415": err("the body is not sent as `Content-Type: application/json` (`unsupported_media_type`)"),
+        "429": err("too many failed logins from this address (`too_many_attempts`, with `Retry-After`)"),
         "422": err("the prompt does not fit the model window (`context_overflow`)"),
         "424": err("the model is not pulled (`model_not_found`)"),
         "502": err("the model server returned an error (`ollama_error`)"),
@@ -62,16 +66,22 @@ pub fn document() -> Value {
         "security": [ { "basic": [] } ],
         "paths": {
             "/upload/": { "post": {
-                "summary": "Upload and ingest one or many files",
+                "summary": "Upload and ingest one or many files; each new content is a new document (never replaced by name)",
+                "parameters": [ { "name": "replace", "in": "query", "required": false,
+                    "schema": { "type": "string", "pattern": "^[0-9]+$" },
+                    "description": "replace the document with this id by the one uploaded file (status `replaced`, with `previous_id`)" } ],
                 "requestBody": { "required": true, "content": { "multipart/form-data": { "schema": {
                     "type": "object",
                     "properties": { "files": { "type": "array", "items": { "type": "string", "format": "binary" } } }
                 } } } },
                 "responses": {
                     "200": ok("a status per file: added, replaced, unchanged, duplicate or failed", json!({ "$ref": "#/components/schemas/UploadReport" })),
-                    "400": err("not a multipart body, or no file in it"),
+                    "400": err("not a multipart body, no file in it, a malformed `replace` id, or `replace` with more than one file"),
                     "401": unauthorized,
+                    "403": err("sent by a browser from another site that CORS does not allow (`forbidden_origin`)"),
+                    "404": err("`replace` names no document (`document_not_found`)"),
                     "413": err("larger than the upload limit (`payload_too_large`)"),
+                    "429": err("too many failed logins from this address (`too_many_attempts`)"),
                     "415": err("every file is of an unsupported type (`unsupported_format`, with `supported`)"),
                     "422": err("every file is corrupt or empty")
                 }
@@ -106,7 +116,10 @@ pub fn document() -> Value {
                         "results": { "type": "array", "items": { "$ref": "#/components/schemas/Passage" } }
                     } })),
                     "400": err("malformed JSON or empty query"),
-                    "401": unauthorized
+                    "401": unauthorized,
+                    "403": err("sent by a browser from another site that CORS does not allow (`forbidden_origin`)"),
+                    "413": err("the JSON body is over 2 MiB (`payload_too_large`)"),
+                    "415": err("the body is not sent as `Content-Type: application/json` (`unsupported_media_type`)")
                 }
             } },
             "/documents": { "get": {
@@ -123,8 +136,9 @@ pub fn document() -> Value {
                 "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } } ],
                 "responses": {
                     "200": ok("the removed document", json!({ "type": "object", "properties": { "removed": { "$ref": "#/components/schemas/Document" } } })),
-                    "400": err("the id is not a number"),
+                    "400": err("the id is not plain decimal digits (`+1` is not 1)"),
                     "401": unauthorized,
+                    "403": err("sent by a browser from another site that CORS does not allow (`forbidden_origin`)"),
                     "404": err("no such document (`document_not_found`)")
                 }
             } },
@@ -147,7 +161,7 @@ pub fn document() -> Value {
                     "type": "object", "required": ["code", "message"],
                     "properties": {
                         "code": { "type": "string", "description": "stable machine-readable code" },
-                        "message": { "type": "string" },
+                        "message": { "type": "string", "description": "what went wrong, with its causes, and what to do" },
                         "supported": { "type": "array", "items": { "type": "string" }, "description": "with unsupported_format" }
                     }
                 } } },
@@ -156,7 +170,7 @@ pub fn document() -> Value {
                     "context": { "type": "boolean", "default": true, "description": "false: ask the model directly, without passages" },
                     "model": { "type": "string" },
                     "top_k": { "type": "integer", "minimum": 1, "maximum": 100 },
-                    "temperature": { "type": "number" },
+                    "temperature": { "type": "number", "minimum": 0, "maximum": 2 },
                     "num_ctx": { "type": "integer" },
                     "num_predict": { "type": "integer" },
                     "seed": { "type": "integer" }
@@ -192,7 +206,8 @@ pub fn document() -> Value {
                         "original_name": { "type": "string" },
                         "status": { "type": "string", "enum": ["added", "replaced", "unchanged", "duplicate", "failed"] },
                         "document": { "$ref": "#/components/schemas/Document" },
-                        "document_id": { "type": "integer" },
+                        "document_id": { "type": "integer", "description": "with unchanged and duplicate: the document that holds this content" },
+                        "previous_id": { "type": "integer", "description": "with replaced: the id of the document that was replaced" },
                         "duplicate_of": { "type": "string" },
                         "error": { "type": "object" },
                         "size": { "type": "integer" },

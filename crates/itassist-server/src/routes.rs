@@ -5,8 +5,9 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
@@ -24,6 +25,48 @@ pub const MAX_K: usize = 100;
 
 /// How long `/health` waits for the model server.
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Parses a JSON request body: `415 unsupported_media_type` unless the `Content-Type` is JSON
+/// (so a cross-site form or a `text/plain` body is never taken for a request), `413
+/// payload_too_large` over [`crate::guard::MAX_JSON_BODY_BYTES`], `400 invalid_json` when it is
+/// not what the endpoint expects.
+pub fn json_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<T> {
+    if !crate::guard::is_json_content_type(headers) {
+        let got = headers
+            .get(header::CONTENT_TYPE)
+            .map(|v| {
+                String::from_utf8_lossy(v.as_bytes())
+                    .chars()
+                    .take(80)
+                    .collect::<String>()
+            })
+            .unwrap_or_else(|| "none".into());
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("this endpoint takes a JSON body: send it with Content-Type: application/json (got {got})"),
+        ));
+    }
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!(
+                    "the JSON body is larger than the limit of {} bytes: send less (uploads go to POST /upload/)",
+                    crate::guard::MAX_JSON_BODY_BYTES
+                ),
+            )
+            .with_extra(json!({ "limit_bytes": crate::guard::MAX_JSON_BODY_BYTES }))
+        } else {
+            ApiError::bad_request(format!("cannot read the request body: {}", e.body_text()))
+        }
+    })?;
+    parse_json(&body)
+}
 
 /// Parses a JSON body, answering 400 `invalid_json` when it is not what the endpoint expects.
 pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
@@ -185,7 +228,7 @@ impl AskRequest {
                 )));
             }
         }
-        Ok(AskOptions {
+        let options = AskOptions {
             model: self.model.clone().filter(|m| !m.trim().is_empty()),
             top_k: self.top_k,
             no_context: !self.context,
@@ -193,7 +236,10 @@ impl AskRequest {
             num_ctx: self.num_ctx,
             num_predict: self.num_predict,
             seed: self.seed,
-        })
+        };
+        // The core's rules (temperature range, ...), checked before any work is done.
+        options.validate()?;
+        Ok(options)
     }
 }
 
@@ -213,8 +259,12 @@ pub fn answer_json(answer: &Answer) -> Value {
 }
 
 /// `POST /ask/` — answers a question.
-pub async fn ask(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
-    let request: AskRequest = parse_json(&body)?;
+pub async fn ask(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let request: AskRequest = json_body(&headers, body)?;
     let options = request.options()?;
     let answer = state.assistant.ask(&request.question, &options).await?;
     Ok(Json(answer_json(&answer)))
@@ -222,8 +272,12 @@ pub async fn ask(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<V
 
 /// `POST /ask/stream` — the answer as Server-Sent Events (`sources`, `token`..., `done`, or
 /// `error`). Errors before the first token are answered as a JSON error with its status.
-pub async fn ask_stream_post(State(state): State<AppState>, body: Bytes) -> ApiResult<Response> {
-    let request: AskRequest = parse_json(&body)?;
+pub async fn ask_stream_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let request: AskRequest = json_body(&headers, body)?;
     stream_answer(state, request).await
 }
 
@@ -335,8 +389,12 @@ pub struct SearchRequest {
 }
 
 /// `POST /search` — the passages that best match a query.
-pub async fn search(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
-    let request: SearchRequest = parse_json(&body)?;
+pub async fn search(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let request: SearchRequest = json_body(&headers, body)?;
     let k = request
         .k
         .unwrap_or(state.assistant.config().retrieval.top_k);
@@ -366,9 +424,10 @@ pub async fn delete_document(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let id: u64 = id.parse().map_err(|_| {
+    // Plain decimal digits only (the core's rule): `+1` or ` 1` is not document 1.
+    let id: u64 = itassist::names::parse_document_id(&id).ok_or_else(|| {
         ApiError::bad_request(format!(
-            "'{}' is not a document id (a number)",
+            "'{}' is not a document id: ids are plain decimal digits (GET /documents lists them)",
             id.chars().take(64).collect::<String>()
         ))
     })?;

@@ -1,40 +1,39 @@
 //! `POST /upload/`: multipart upload of one or many files.
 //!
 //! Each file goes to [`itassist::Assistant::ingest_bytes`] (incremental: only what was
-//! uploaded is parsed and embedded). The client's filename is never used as a path: it is cut
-//! to its last component and kept only as the document's display name (the core stores it as
-//! `upload:NAME`); nothing is written outside the index. Duplicates are recognised by the core
-//! from the content hash (`unchanged` / `duplicate`).
+//! uploaded is parsed and embedded). New content is always a new document: two uploads named
+//! `notes.txt` with different contents are two documents. To replace a document, name it:
+//! `POST /upload/?replace=ID` with exactly one file ([`itassist::Assistant::replace_bytes`]).
+//!
+//! The client's filename is never used as a path: the core's
+//! [`itassist::names::upload_name`] keeps its last component, without control or
+//! bidirectional-control characters, shortened with its extension kept; it is only the
+//! document's display name. Nothing is written outside the index. Identical content is
+//! recognised from its hash (`unchanged` / `duplicate`).
 
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::errors::{ApiError, ApiResult};
 use crate::AppState;
 
-/// Longest display name kept, in characters.
-pub const MAX_NAME_CHARS: usize = 200;
-
-/// The display name for an uploaded file: its last path component (`/` or `\`), without
-/// control characters, at most [`MAX_NAME_CHARS`]; `upload` when nothing is left.
+/// The display name for an uploaded file (the core's rule, [`itassist::names::upload_name`]).
 pub fn sanitize_name(name: &str) -> String {
-    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let clean: String = last
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_NAME_CHARS)
-        .collect();
-    let clean = clean.trim();
-    if clean.is_empty() || clean.chars().all(|c| c == '.') {
-        "upload".to_string()
-    } else {
-        clean.to_string()
-    }
+    itassist::names::upload_name(name)
+}
+
+/// Query of `POST /upload/`.
+#[derive(Debug, Default, Deserialize)]
+pub struct UploadQuery {
+    /// Replace the document with this id by the (single) uploaded file.
+    #[serde(default)]
+    pub replace: Option<String>,
 }
 
 fn too_large(limit: usize) -> ApiError {
@@ -54,12 +53,32 @@ fn multipart_error(err: MultipartError, limit: usize) -> ApiError {
     }
 }
 
-/// `POST /upload/` — ingests the uploaded files and reports a status per file.
+/// One file of the request, read in full (the request is bounded by the upload limit).
+struct UploadedFile {
+    original: String,
+    name: String,
+    bytes: Vec<u8>,
+}
+
+/// `POST /upload/` — ingests the uploaded files and reports a status per file; with
+/// `?replace=ID`, replaces that document by the one uploaded file.
 pub async fn upload(
     State(state): State<AppState>,
+    query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
     let limit = state.max_upload_bytes;
+    let Query(query) = query
+        .map_err(|e| ApiError::bad_request(format!("invalid query string: {}", e.body_text())))?;
+    let replace = match query.replace.as_deref() {
+        None => None,
+        Some(text) => Some(itassist::names::parse_document_id(text).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "replace='{}' is not a document id: ids are plain decimal digits (GET /documents lists them)",
+                text.chars().take(64).collect::<String>()
+            ))
+        })?),
+    };
     let mut multipart = multipart.map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -70,9 +89,7 @@ pub async fn upload(
             ),
         )
     })?;
-    let mut files: Vec<Value> = Vec::new();
-    let mut first_failure: Option<ApiError> = None;
-    let mut failures = 0usize;
+    let mut uploaded: Vec<UploadedFile> = Vec::new();
     let mut total = 0usize;
     while let Some(mut field) = multipart
         .next_field()
@@ -82,7 +99,6 @@ pub async fn upload(
         let Some(original) = field.file_name().map(str::to_string) else {
             continue; // a plain form field, not a file
         };
-        let name = sanitize_name(&original);
         let mut bytes: Vec<u8> = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
             total = total.saturating_add(chunk.len());
@@ -91,13 +107,42 @@ pub async fn upload(
             }
             bytes.extend_from_slice(&chunk);
         }
+        let name = sanitize_name(&original);
+        uploaded.push(UploadedFile {
+            original,
+            name,
+            bytes,
+        });
+    }
+    if uploaded.is_empty() {
+        return Err(ApiError::bad_request(
+            "no files in the upload: send multipart/form-data with one or more file fields",
+        ));
+    }
+    if replace.is_some() && uploaded.len() != 1 {
+        return Err(ApiError::bad_request(format!(
+            "replace=ID takes exactly one file, this upload has {}: send the other files without replace",
+            uploaded.len()
+        )));
+    }
+    let mut files: Vec<Value> = Vec::new();
+    let mut first_failure: Option<ApiError> = None;
+    let mut failures = 0usize;
+    for file in uploaded {
+        let UploadedFile {
+            original,
+            name,
+            bytes,
+        } = file;
         let size = bytes.len();
-        let sha256 = hex_digest(&bytes);
+        let sha256 = hex::encode(Sha256::digest(&bytes));
         let assistant = state.assistant.clone();
         let ingest_name = name.clone();
-        let report =
-            tokio::task::spawn_blocking(move || assistant.ingest_bytes(&ingest_name, &bytes))
-                .await??;
+        let report = tokio::task::spawn_blocking(move || match replace {
+            Some(id) => assistant.replace_bytes(id, &ingest_name, &bytes),
+            None => assistant.ingest_bytes(&ingest_name, &bytes),
+        })
+        .await??;
         let mut entry = serde_json::to_value(&report)
             .map_err(|e| ApiError::internal(format!("cannot encode a file report: {e}")))?;
         if let Some(error) = report.status.error() {
@@ -118,11 +163,6 @@ pub async fn upload(
         }
         files.push(entry);
     }
-    if files.is_empty() {
-        return Err(ApiError::bad_request(
-            "no files in the upload: send multipart/form-data with one or more file fields",
-        ));
-    }
     if failures == files.len() {
         if let Some(error) = first_failure {
             let status = error.status;
@@ -138,13 +178,6 @@ pub async fn upload(
         .into_response())
 }
 
-fn hex_digest(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::sanitize_name;
@@ -157,5 +190,6 @@ mod tests {
         assert_eq!(sanitize_name(".."), "upload");
         assert_eq!(sanitize_name("a/"), "upload");
         assert_eq!(sanitize_name("bad\u{0}name\n.txt"), "badname.txt");
+        assert_eq!(sanitize_name("invoice\u{202E}fdp.exe"), "invoicefdp.exe");
     }
 }

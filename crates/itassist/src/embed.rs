@@ -32,11 +32,9 @@ pub trait Embedder: Send + Sync {
     /// long [`Embedder::embed`] of documents runs on another thread (searches must not wait
     /// behind ingestion); the default simply calls `embed`.
     fn embed_query(&self, query: &str) -> Result<Vec<f32>> {
-        self.embed(&[query])?
-            .pop()
-            .ok_or_else(|| Error::Embedding {
-                reason: "the model returned no vector for the query".into(),
-            })
+        self.embed(&[query])?.pop().ok_or_else(|| Error::Embedding {
+            reason: "the model returned no vector for the query".into(),
+        })
     }
 }
 
@@ -117,6 +115,8 @@ pub struct FastEmbedder {
     /// A second session for queries, opened the first time a query arrives while `model`
     /// is busy embedding documents, so searches never wait behind ingestion.
     query_model: ManuallyDrop<OnceLock<Mutex<TextEmbedding>>>,
+    /// Held by the one thread that opens `query_model`; the others use `model` meanwhile.
+    opening_query_model: Mutex<()>,
     /// How the model was loaded, to open `query_model` the same way.
     config: EmbeddingConfig,
     batch_size: usize,
@@ -187,6 +187,7 @@ impl FastEmbedder {
             tokenizer,
             model: ManuallyDrop::new(Mutex::new(model)),
             query_model: ManuallyDrop::new(OnceLock::new()),
+            opening_query_model: Mutex::new(()),
             config: config.clone(),
             batch_size: config.batch_size.max(1),
             owner_pid: std::process::id(),
@@ -352,10 +353,18 @@ impl Embedder for FastEmbedder {
             }
             Err(_) => match self.query_model.get() {
                 Some(session) => session,
-                None => {
-                    let opened = Self::load(&self.config)?;
-                    self.query_model.get_or_init(|| Mutex::new(opened))
-                }
+                // One thread opens the query session; concurrent queries meanwhile wait for
+                // the document session, as they did before it existed.
+                None => match self.opening_query_model.try_lock() {
+                    Ok(_opening) => match self.query_model.get() {
+                        Some(session) => session,
+                        None => {
+                            let opened = Self::load(&self.config)?;
+                            self.query_model.get_or_init(|| Mutex::new(opened))
+                        }
+                    },
+                    Err(_) => &*self.model,
+                },
             },
         };
         self.run(session, &[query])?
@@ -404,7 +413,10 @@ mod tests {
         })?;
         let during = embedder.embed_query("how do I copy my ssh key")?;
         drop(busy);
-        assert!(embedder.query_model.get().is_some(), "the query session opened");
+        assert!(
+            embedder.query_model.get().is_some(),
+            "the query session opened"
+        );
         // Same model, same vector, from either session.
         let similarity = dot(&idle, &during);
         assert!(similarity > 0.9999, "{similarity}");
