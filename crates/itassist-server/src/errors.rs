@@ -102,33 +102,19 @@ impl ApiError {
 /// tells the client whether to fix the request, retry later or call the operator.
 pub const INTERNAL_CODES: &[&str] = &["io", "index_error", "index_corrupt", "embedding_failed"];
 
-/// The HTTP status for a core error code (see the table in `docs/server.md`).
+/// The HTTP status for a core error code, from the core's error table
+/// ([`itassist::ErrorKind::http_status`]); 500 for a code the core does not define.
 pub fn status_for_code(code: &str) -> StatusCode {
-    match code {
-        "invalid_input" | "not_a_regular_file" => StatusCode::BAD_REQUEST,
-        "document_not_found" | "path_not_found" => StatusCode::NOT_FOUND,
-        "document_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-        "unsupported_format" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        // The request is fine but the model it depends on is missing: 424 Failed Dependency.
-        "model_not_found" => StatusCode::FAILED_DEPENDENCY,
-        // The request is well formed but this document (or prompt) cannot be processed.
-        "context_overflow" | "corrupt_document" | "empty_document" | "ocr_failed"
-        | "document_timeout" => StatusCode::UNPROCESSABLE_ENTITY,
-        "ollama_error" => StatusCode::BAD_GATEWAY,
-        "timeout" => StatusCode::GATEWAY_TIMEOUT,
-        // The service cannot do this until something outside the request changes (a process
-        // holding the index, a missing runtime, model or OCR tool, a model server that is down,
-        // an index built with another embedding model) or it is shutting down.
-        "ollama_unreachable"
-        | "index_locked"
-        | "ocr_unavailable"
-        | "runtime_unavailable"
-        | "embedding_model_unavailable"
-        | "embedding_model_mismatch"
-        | "cancelled" => StatusCode::SERVICE_UNAVAILABLE,
-        "index_full" => StatusCode::INSUFFICIENT_STORAGE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    itassist::ErrorKind::ALL
+        .iter()
+        .find(|kind| kind.code() == code)
+        .map(|kind| status_of(*kind))
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The HTTP status of a kind of core error.
+fn status_of(kind: itassist::ErrorKind) -> StatusCode {
+    StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// The code for an error response that was produced without one (by a framework layer or
@@ -164,13 +150,22 @@ impl From<itassist::Error> for ApiError {
 
 impl From<&itassist::Error> for ApiError {
     fn from(err: &itassist::Error) -> Self {
-        let code = err.code();
+        let kind = err.kind();
         // The whole cause chain: "cannot reach the model server at ...: ...: connection refused".
-        let mut api = ApiError::new(status_for_code(code), code, err.display_chain());
-        if code == "unsupported_format" {
-            api = api.with_extra(json!({ "supported": itassist::ingest::SUPPORTED_EXTENSIONS }));
+        let api = ApiError::new(status_of(kind), kind.code(), err.display_chain());
+        // The structured details (path, model, token counts, limits) as fields of `error`.
+        let mut extra = err.details();
+        if kind == itassist::ErrorKind::UnsupportedFormat {
+            extra.insert(
+                "supported".into(),
+                json!(itassist::ingest::SUPPORTED_EXTENSIONS),
+            );
         }
-        api
+        if extra.is_empty() {
+            api
+        } else {
+            api.with_extra(serde_json::Value::Object(extra))
+        }
     }
 }
 

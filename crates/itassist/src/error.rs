@@ -324,7 +324,7 @@ error_kinds! {
     /// OCR ran but failed on this file.
     OcrFailed => ("ocr_failed", 422, "OcrFailedError", None);
     /// The path names a device, a FIFO or a socket, not a regular file.
-    NotARegularFile => ("not_a_regular_file", 422, "NotARegularFileError", Some("OSError"));
+    NotARegularFile => ("not_a_regular_file", 400, "NotARegularFileError", Some("OSError"));
     /// The file or its extracted text is over a configured size limit.
     DocumentTooLarge => ("document_too_large", 413, "DocumentTooLargeError", None);
     /// Reading the document took longer than the per-document time limit.
@@ -340,7 +340,7 @@ error_kinds! {
     /// Running the embedding model failed.
     EmbeddingFailed => ("embedding_failed", 500, "EmbeddingFailedError", None);
     /// The index was built with another embedding model.
-    EmbeddingModelMismatch => ("embedding_model_mismatch", 409, "EmbeddingModelMismatchError", None);
+    EmbeddingModelMismatch => ("embedding_model_mismatch", 503, "EmbeddingModelMismatchError", None);
     /// The index is in use by another process, or its lock cannot be taken.
     IndexLocked => ("index_locked", 503, "IndexLockedError", None);
     /// The index reached its configured maximum size.
@@ -363,8 +363,8 @@ error_kinds! {
     Timeout => ("timeout", 504, "RequestTimeoutError", Some("TimeoutError"));
     /// The question and its context cannot fit into the model's context window.
     ContextOverflow => ("context_overflow", 422, "ContextOverflowError", None);
-    /// The operation was cancelled by the caller (499: the client closed the request).
-    Cancelled => ("cancelled", 499, "OperationCancelledError", None);
+    /// The operation was cancelled by the caller, or the service is shutting down.
+    Cancelled => ("cancelled", 503, "OperationCancelledError", None);
 }
 
 impl Error {
