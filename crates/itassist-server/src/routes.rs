@@ -20,9 +20,6 @@ use serde_json::{json, Value};
 use crate::errors::{ApiError, ApiResult};
 use crate::AppState;
 
-/// Most passages `/search` returns.
-pub const MAX_K: usize = 100;
-
 /// How long `/health` waits for the model server.
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -217,17 +214,11 @@ fn yes() -> bool {
 }
 
 impl AskRequest {
-    fn options(&self) -> ApiResult<AskOptions> {
-        if self.question.trim().is_empty() {
-            return Err(ApiError::bad_request("the question is empty"));
-        }
-        if let Some(k) = self.top_k {
-            if k == 0 || k > MAX_K {
-                return Err(ApiError::bad_request(format!(
-                    "top_k must be between 1 and {MAX_K}"
-                )));
-            }
-        }
+    /// The core's options for this request, checked by the core's rules (the question, `k`,
+    /// the temperature range) before any work is done, so a stream never starts for a request
+    /// that must fail.
+    fn options(&self, retrieval: &itassist::config::RetrievalConfig) -> ApiResult<AskOptions> {
+        retrieval.check_question(&self.question, self.top_k.unwrap_or(retrieval.top_k))?;
         let options = AskOptions {
             model: self.model.clone().filter(|m| !m.trim().is_empty()),
             top_k: self.top_k,
@@ -237,7 +228,6 @@ impl AskRequest {
             num_predict: self.num_predict,
             seed: self.seed,
         };
-        // The core's rules (temperature range, ...), checked before any work is done.
         options.validate()?;
         Ok(options)
     }
@@ -265,7 +255,7 @@ pub async fn ask(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
     let request: AskRequest = json_body(&headers, body)?;
-    let options = request.options()?;
+    let options = request.options(&state.assistant.config().retrieval)?;
     let answer = state.assistant.ask(&request.question, &options).await?;
     Ok(Json(answer_json(&answer)))
 }
@@ -338,7 +328,7 @@ fn event_for(event: &AskEvent) -> Event {
 }
 
 async fn stream_answer(state: AppState, request: AskRequest) -> ApiResult<Response> {
-    let options = request.options()?;
+    let options = request.options(&state.assistant.config().retrieval)?;
     let mut events = state.assistant.ask_stream(&request.question, options);
     // Hold back the events up to the first token, so that a failure before generation starts
     // (model server down, model missing, context overflow) is answered with its HTTP status.
@@ -398,14 +388,7 @@ pub async fn search(
     let k = request
         .k
         .unwrap_or(state.assistant.config().retrieval.top_k);
-    if k == 0 || k > MAX_K {
-        return Err(ApiError::bad_request(format!(
-            "k must be between 1 and {MAX_K}"
-        )));
-    }
-    if request.query.trim().is_empty() {
-        return Err(ApiError::bad_request("the query is empty"));
-    }
+    // k and the query are checked by the core, as in every other door.
     let assistant = state.assistant.clone();
     let query = request.query.clone();
     let results = tokio::task::spawn_blocking(move || assistant.search(&query, k)).await??;

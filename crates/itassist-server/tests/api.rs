@@ -1263,3 +1263,90 @@ async fn failed_logins_are_limited_per_address() {
     assert_eq!(status, StatusCode::OK);
     server.stop().await;
 }
+
+/// The shared edge-case table (`tests/edge_cases.json`) through HTTP: the same outcome as the
+/// Rust core, Python and Node for the same input. (Ingesting a server-side path has no HTTP
+/// door, so the table's `ingest_path` cases do not apply here.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_edge_cases_behave_as_in_every_other_door() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/edge_cases.json"
+    ))
+    .expect("tests/edge_cases.json");
+    let table: Value = serde_json::from_str(&text).expect("valid JSON");
+    let server = TestServer::start(4 << 20, vec![]).await;
+    let doc = &table["document"];
+    let (status, report) = server
+        .upload(&[(
+            doc["name"].as_str().unwrap(),
+            doc["text"].as_str().unwrap().as_bytes().to_vec(),
+        )])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+
+    for case in table["search"].as_array().unwrap() {
+        let name = case["case"].as_str().unwrap();
+        let query = match (&case["query"], &case["query_repeat"]) {
+            (Value::String(q), _) => q.clone(),
+            (_, Value::Array(parts)) => parts[0]
+                .as_str()
+                .unwrap()
+                .repeat(parts[1].as_u64().unwrap() as usize),
+            _ => panic!("{name}: no query"),
+        };
+        let (status, body) = json_of(
+            server
+                .post("/search")
+                .json(&json!({ "query": query, "k": case["k"] }))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        match case["error"].as_str() {
+            Some(code) => {
+                assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {body}");
+                assert_error(&body, code);
+            }
+            None => {
+                assert_eq!(status, StatusCode::OK, "{name}: {body}");
+                let results = body["results"].as_array().expect("results");
+                assert!(results.len() as u64 >= case["ok"]["min_results"].as_u64().unwrap());
+                assert_eq!(results[0]["name"], case["ok"]["first_name"], "{name}");
+            }
+        }
+    }
+
+    for case in table["upload"].as_array().unwrap() {
+        let name = case["case"].as_str().unwrap();
+        // An HTTP header cannot carry control characters at all: a part whose name has them
+        // is refused whole as malformed (400 invalid_input, nothing stored). The HTTP door
+        // therefore gets the name without them; bidi controls and dots go through as they are.
+        let raw = case["name"].as_str().unwrap();
+        if raw.chars().any(char::is_control) {
+            let form = Form::new()
+                .part("files", Part::bytes(b"x".to_vec()).file_name(raw.to_string()))
+                .percent_encode_noop();
+            let (status, body) =
+                json_of(server.post("/upload/").multipart(form).send().await.unwrap()).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {body}");
+            assert_error(&body, "invalid_input");
+        }
+        let file_name: String = raw.chars().filter(|c| !c.is_control()).collect();
+        let form = Form::new()
+            .part(
+                "files",
+                Part::bytes(case["text"].as_str().unwrap().as_bytes().to_vec())
+                    .file_name(file_name),
+            )
+            .percent_encode_noop();
+        let (status, body) =
+            json_of(server.post("/upload/").multipart(form).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let file = &body["files"][0];
+        assert_eq!(file["status"], case["ok"]["status"], "{name}: {body}");
+        assert_eq!(file["name"], case["ok"]["name"], "{name}: {body}");
+    }
+    server.stop().await;
+}
