@@ -141,6 +141,11 @@ impl Assistant {
         inputs: &[P],
         progress: &dyn Fn(&IngestEvent) -> Flow,
     ) -> Result<IngestReport> {
+        if inputs.is_empty() {
+            return Err(Error::InvalidInput(
+                "no paths to ingest: name files, folders or glob patterns".into(),
+            ));
+        }
         let inputs: Vec<PathBuf> = inputs.iter().map(|p| p.as_ref().to_path_buf()).collect();
         self.pipeline.ingest(&inputs, progress)
     }

@@ -440,6 +440,9 @@ impl Config {
     /// Checks that the settings make sense together.
     pub fn validate(&self) -> Result<()> {
         let invalid = |msg: String| Err(Error::InvalidInput(msg));
+        if self.data_dir.as_os_str().is_empty() {
+            return invalid("the data directory is empty: name the directory that holds (or will hold) the index".into());
+        }
         if self.chunking.max_tokens < 8 {
             return invalid(format!(
                 "chunk size {} tokens is too small: use at least 8",

@@ -126,7 +126,11 @@ fn uploads_with_one_name_and_different_contents_are_two_documents() {
     assert_eq!(assistant.documents().unwrap().len(), 2);
 
     // Names that clean to the same fallback do not replace each other either.
-    for (name, text) in [("..", "alpha beta gamma"), ("", "delta epsilon"), ("a/", "zeta eta")] {
+    for (name, text) in [
+        ("..", "alpha beta gamma"),
+        ("", "delta epsilon"),
+        ("a/", "zeta eta"),
+    ] {
         let report = assistant.ingest_bytes(name, text.as_bytes()).unwrap();
         assert_eq!(report.status.label(), "added", "{name:?}: {report:?}");
     }
@@ -140,7 +144,11 @@ fn uploads_with_one_name_and_different_contents_are_two_documents() {
 
     // Replacing is explicit, by id.
     let replaced = assistant
-        .replace_bytes(a.id, "notes.txt", b"Disable password login with PasswordAuthentication no in sshd_config.")
+        .replace_bytes(
+            a.id,
+            "notes.txt",
+            b"Disable password login with PasswordAuthentication no in sshd_config.",
+        )
         .unwrap();
     match &replaced.status {
         FileStatus::Replaced {
@@ -153,7 +161,9 @@ fn uploads_with_one_name_and_different_contents_are_two_documents() {
         other => panic!("expected a replacement, got {other:?}"),
     }
     assert_eq!(assistant.documents().unwrap().len(), 5);
-    let missing = assistant.replace_bytes(9_999, "x.txt", b"text").unwrap_err();
+    let missing = assistant
+        .replace_bytes(9_999, "x.txt", b"text")
+        .unwrap_err();
     assert_eq!(missing.code(), "document_not_found");
 }
 
@@ -168,17 +178,26 @@ fn upload_names_lose_bidi_controls_and_keep_their_extension() {
     assert_eq!(doc.name, "invoicefdp.md");
     let long = format!("{}.md", "manual-".repeat(60));
     let report = assistant
-        .ingest_bytes(&long, b"Restart the ssh service with systemctl restart ssh.")
+        .ingest_bytes(
+            &long,
+            b"Restart the ssh service with systemctl restart ssh.",
+        )
         .unwrap();
     let doc = report.status.document().expect("added");
-    assert!(doc.name.ends_with(".md") && doc.name.len() <= 200, "{}", doc.name);
+    assert!(
+        doc.name.ends_with(".md") && doc.name.len() <= 200,
+        "{}",
+        doc.name
+    );
 }
 
 #[test]
 fn a_plus_sign_is_not_a_document_id() {
     let tmp = tempfile::tempdir().unwrap();
     let assistant = common::assistant(&tmp.path().join("index"));
-    let report = assistant.ingest_bytes("ssh.md", SSH_TEXT.as_bytes()).unwrap();
+    let report = assistant
+        .ingest_bytes("ssh.md", SSH_TEXT.as_bytes())
+        .unwrap();
     let id = report.status.document().unwrap().id;
     assert_eq!(id, 1);
     assert_eq!(assistant.find_document("1").unwrap().id, 1);
@@ -270,7 +289,9 @@ fn progress_moves_inside_a_file_and_a_stop_keeps_what_was_committed() {
     let stored = assistant.documents().unwrap();
     assert_eq!(stored.len(), 2, "exactly the committed documents stay");
     // The trees are consistent: a search over what was committed works.
-    let hits = assistant.search("copy my public key to a server", 3).unwrap();
+    let hits = assistant
+        .search("copy my public key to a server", 3)
+        .unwrap();
     assert!(!hits.is_empty());
     assert!(assistant.stats().unwrap().trees_built);
     // A later run picks up the rest.
