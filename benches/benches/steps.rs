@@ -128,6 +128,7 @@ fn new_document(
             chunk_count: 0,
             token_count: tokens,
             ingested_at: 0,
+            notes: Vec::new(),
         },
         chunks: chunks
             .iter()

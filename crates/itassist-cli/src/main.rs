@@ -606,6 +606,21 @@ fn ingest(assistant: &Assistant, paths: &[PathBuf], json: bool) -> Result<ExitCo
             t.added, t.replaced, t.unchanged, t.duplicates, t.skipped, t.failed, t.chunks, t.pages,
             t.elapsed.as_secs_f64()
         );
+        // How the text was obtained, where it matters: OCR and why, skipped pages, charset.
+        let noted: Vec<_> = report
+            .files
+            .iter()
+            .filter_map(|f| f.status.document().map(|d| (f, d)))
+            .filter(|(_, d)| !d.notes.is_empty())
+            .collect();
+        if !noted.is_empty() {
+            eprintln!("\nnotes:");
+            for (file, document) in noted {
+                for note in &document.notes {
+                    eprintln!("  {}: {}", file.path.display(), note.message);
+                }
+            }
+        }
         let failures: Vec<_> = report.failures().collect();
         if !failures.is_empty() {
             eprintln!("\nfailed files:");

@@ -455,6 +455,12 @@ impl Config {
                 self.chunking.overlap_tokens, self.chunking.max_tokens
             ));
         }
+        let seconds = self.loading.max_document_seconds;
+        if !(seconds.is_finite() && seconds >= 0.0) {
+            return invalid(format!(
+                "loading.max_document_seconds {seconds} must be a number of seconds >= 0 (0 turns the limit off)"
+            ));
+        }
         if self.embedding.max_tokens < 8 {
             return invalid("embedding max_tokens must be at least 8".into());
         }

@@ -49,7 +49,7 @@ pub use config::{AnswerConfig, Backend, Config, DEFAULT_CHAT_MODEL, DEFAULT_EMBE
 pub use embed::{Embedder, FastEmbedder};
 pub use error::{Error, ErrorKind, Result};
 pub use index::{Document, Index, IndexStats};
-pub use ingest::{Format, LoadOptions, LoadedDocument, Section};
+pub use ingest::{Format, LoadNote, LoadOptions, LoadedDocument, NoteKind, Section};
 pub use ollama::{ChatBackend, ModelInfo, OllamaClient, OpenAiClient, PullProgress};
 pub use pipeline::{FileReport, FileStatus, Flow, IngestEvent, IngestReport, Ingestor, Pipeline};
 pub use retrieve::{DenseRetriever, Passage, Retriever};

@@ -600,6 +600,7 @@ impl Pipeline {
             modified,
             page_count: loaded.page_count,
             ocr_pages: loaded.ocr_pages.clone(),
+            notes: loaded.notes.clone(),
             first_chunk: 0,
             chunk_count: 0,
             token_count: 0,

@@ -1,18 +1,29 @@
 //! HTML loader: the visible text of the page, without scripts, styles and navigation
 //! chrome, a section per `h1`-`h4` heading.
 //!
-//! The page is parsed with scraper (html5ever) and walked iteratively (deeply nested pages
-//! cannot overflow the stack). Block elements become line breaks, list items get a `- `,
-//! table cells are joined with `" | "`, `pre` keeps its whitespace.
+//! The page is parsed with scraper (html5ever), fed in pieces so the per-document deadline
+//! is checked while it parses, and walked iteratively (deeply nested pages cannot overflow
+//! the stack). Elements nested deeper than [`MAX_DEPTH`] are flattened first, as browsers
+//! do: the HTML parser's work per element grows with the depth, so 100,000 nested `div`s
+//! would take it minutes. Block elements become line breaks, list items get a `- `, table
+//! cells are joined with `" | "`, `pre` keeps its whitespace.
 
 use std::borrow::Cow;
 use std::path::Path;
 
+use html5ever::tendril::{StrTendril, TendrilSink};
 use scraper::node::Element;
-use scraper::{Html, Node};
+use scraper::{Html, HtmlTreeSink, Node};
 
-use super::{Format, LoadedDocument, Section, SectionBuilder};
+use super::{Budget, Format, LoadNote, LoadedDocument, NoteKind, Section, SectionBuilder};
 use crate::error::Result;
+
+/// Deepest element nesting kept; deeper start tags are dropped (their text is kept). Blink
+/// builds at most 512 levels too.
+const MAX_DEPTH: usize = 512;
+
+/// Bytes of HTML given to the parser at a time, between deadline checks.
+const PARSE_PIECE: usize = 64 * 1024;
 
 /// Elements whose content is never shown as text.
 const INVISIBLE: &[&str] = &[
@@ -300,6 +311,11 @@ impl Walker {
         self.depth = self.depth.saturating_sub(1);
     }
 
+    /// Bytes of text produced so far.
+    fn len(&self) -> usize {
+        self.builder.pushed_bytes() + self.buf.len()
+    }
+
     fn finish(mut self) -> Vec<Section> {
         let rest = std::mem::take(&mut self.buf);
         self.builder.push_str(&rest);
@@ -362,9 +378,185 @@ fn fix_self_closing(html: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Extracts the title and the sections of an HTML page.
-pub(crate) fn extract(bytes: &[u8]) -> (Option<String>, Vec<Section>) {
-    let source = super::decode_text(bytes);
+/// Elements whose content is raw text: no tags inside until their end tag.
+const RAW_TEXT: &[&str] = &[
+    "script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript",
+];
+
+/// Elements whose end tag may be left out: a new one closes the open one.
+const IMPLIED_END: &[&str] = &[
+    "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "rb", "rt", "rp", "rtc",
+    "thead", "tbody", "tfoot", "caption", "colgroup",
+];
+
+/// Position just after the `>` closing a tag whose name ends at `from`, skipping quoted
+/// attribute values; `None` when the input ends first.
+fn tag_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    let mut after_equals = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'>' => return Some(i + 1),
+            b'=' => after_equals = true,
+            q @ (b'"' | b'\'') if after_equals => {
+                let close = bytes[i + 1..].iter().position(|&b| b == q)?;
+                i += close + 1;
+                after_equals = false;
+            }
+            b if b.is_ascii_whitespace() => {}
+            _ => after_equals = false,
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Finds `needle` (ASCII, lowercase) in `bytes` from `from`, ignoring ASCII case.
+fn find_ignore_case(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    if from >= bytes.len() {
+        return None;
+    }
+    bytes[from..]
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+        .map(|p| from + p)
+}
+
+/// Drops the start tags nested deeper than `max_depth` (and their end tags), keeping all the
+/// text; block elements leave a `<br>` so lines stay apart. Depth is estimated with a light
+/// scan of the tags (comments and raw-text elements skipped, optional end tags implied).
+/// `None` when the page is not that deep (the common case: nothing is copied).
+fn flatten_deep_nesting(html: &str, max_depth: usize) -> Option<(String, usize)> {
+    let bytes = html.as_bytes();
+    let mut stack: Vec<String> = Vec::new();
+    let mut dropped: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    // Byte ranges to replace, and whether a `<br>` replaces them.
+    let mut cuts: Vec<(usize, usize, bool)> = Vec::new();
+    let mut removed = 0usize;
+    let mut i = 0usize;
+    while let Some(p) = bytes[i..].iter().position(|&b| b == b'<') {
+        let start = i + p;
+        i = start + 1;
+        let Some(&next) = bytes.get(i) else { break };
+        if bytes[i..].starts_with(b"!--") {
+            match find_ignore_case(bytes, i + 3, b"-->") {
+                Some(end) => i = end + 3,
+                None => break,
+            }
+            continue;
+        }
+        if next == b'!' || next == b'?' {
+            match bytes[i..].iter().position(|&b| b == b'>') {
+                Some(end) => i += end + 1,
+                None => break,
+            }
+            continue;
+        }
+        let closing = next == b'/';
+        let name_start = if closing { i + 1 } else { i };
+        if !bytes.get(name_start).is_some_and(u8::is_ascii_alphabetic) {
+            continue;
+        }
+        let mut name_end = name_start;
+        while name_end < bytes.len()
+            && (bytes[name_end].is_ascii_alphanumeric() || matches!(bytes[name_end], b'-' | b':'))
+        {
+            name_end += 1;
+        }
+        let name = html[name_start..name_end].to_ascii_lowercase();
+        let Some(end) = tag_end(bytes, name_end) else {
+            break;
+        };
+        i = end;
+        if closing {
+            if let Some(n) = dropped.get_mut(&name).filter(|n| **n > 0) {
+                *n -= 1;
+                cuts.push((start, end, false));
+            } else if let Some(pos) = stack.iter().rposition(|open| *open == name) {
+                stack.truncate(pos);
+            }
+            continue;
+        }
+        let self_closing = end >= 2 && bytes[end - 2] == b'/';
+        if VOID.contains(&name.as_str()) || self_closing {
+            continue;
+        }
+        if RAW_TEXT.contains(&name.as_str()) {
+            // Skip to the end tag; it is not counted.
+            let close = format!("</{name}");
+            match find_ignore_case(bytes, i, close.as_bytes()) {
+                Some(p) => match tag_end(bytes, p + close.len()) {
+                    Some(e) => i = e,
+                    None => break,
+                },
+                None => break,
+            }
+            continue;
+        }
+        if IMPLIED_END.contains(&name.as_str()) {
+            let floor = stack.len().saturating_sub(16);
+            if let Some(pos) = stack[floor..].iter().rposition(|open| *open == name) {
+                stack.truncate(floor + pos);
+            }
+        }
+        if stack.len() >= max_depth {
+            let block = BLOCKS.contains(&name.as_str()) || PARAGRAPHS.contains(&name.as_str());
+            *dropped.entry(name).or_default() += 1;
+            cuts.push((start, end, block));
+            removed += 1;
+        } else {
+            stack.push(name);
+        }
+    }
+    if removed == 0 {
+        return None;
+    }
+    let mut out = String::with_capacity(html.len());
+    let mut last = 0;
+    for (start, end, block) in cuts {
+        out.push_str(&html[last..start]);
+        if block {
+            out.push_str("<br>");
+        }
+        last = end;
+    }
+    out.push_str(&html[last..]);
+    Some((out, removed))
+}
+
+/// Parses a page with html5ever in pieces, checking the deadline between them.
+fn parse(source: &str, budget: &Budget) -> Result<Html> {
+    let mut parser = html5ever::driver::parse_document(
+        HtmlTreeSink::new(Html::new_document()),
+        Default::default(),
+    );
+    let mut rest = source;
+    while !rest.is_empty() {
+        budget.check_time()?;
+        let mut cut = rest.len().min(PARSE_PIECE);
+        while !rest.is_char_boundary(cut) {
+            cut += 1;
+        }
+        parser.process(StrTendril::from_slice(&rest[..cut]));
+        rest = &rest[cut..];
+    }
+    budget.check_time()?;
+    Ok(parser.finish())
+}
+
+/// A page's text: its title, its sections, and notes (charset, flattening).
+pub(crate) struct Extracted {
+    pub(crate) title: Option<String>,
+    pub(crate) sections: Vec<Section>,
+    pub(crate) notes: Vec<LoadNote>,
+}
+
+/// Extracts the title and the sections of an HTML page, within `budget`.
+pub(crate) fn extract(bytes: &[u8], budget: &Budget) -> Result<Extracted> {
+    let decoded = super::decode::decode(bytes, super::decode::html_declared_charset(bytes));
+    let mut notes: Vec<LoadNote> = super::charset_note(decoded.charset).into_iter().collect();
+    let source = decoded.text;
+    budget.check_time()?;
     let looks_xhtml =
         source.trim_start().starts_with("<?xml") || source.contains("http://www.w3.org/1999/xhtml");
     let source = if looks_xhtml {
@@ -372,13 +564,28 @@ pub(crate) fn extract(bytes: &[u8]) -> (Option<String>, Vec<Section>) {
     } else {
         Cow::Borrowed(source.as_str())
     };
-    let document = Html::parse_document(&source);
+    budget.check_time()?;
+    let source = match flatten_deep_nesting(&source, MAX_DEPTH) {
+        Some((flat, removed)) => {
+            notes.push(LoadNote {
+                kind: NoteKind::Flattened,
+                pages: Vec::new(),
+                message: format!(
+                    "elements nested deeper than {MAX_DEPTH} levels were flattened ({removed} tags dropped, their text kept)"
+                ),
+            });
+            Cow::Owned(flat)
+        }
+        None => source,
+    };
+    let document = parse(&source, budget)?;
 
     let mut walker = Walker::new();
     let mut title: Option<String> = None;
     let root = document.tree.root();
     let mut cursor = Some(root);
     while let Some(node) = cursor {
+        budget.check(walker.len())?;
         let mut descend = true;
         match node.value() {
             Node::Text(text) => walker.text(text),
@@ -432,20 +639,21 @@ pub(crate) fn extract(bytes: &[u8]) -> (Option<String>, Vec<Section>) {
             }
         }
     }
+    budget.check(walker.len())?;
     let title = title.or_else(|| walker.first_h1.clone());
-    (title, walker.finish())
+    Ok(Extracted {
+        title,
+        sections: walker.finish(),
+        notes,
+    })
 }
 
 /// Loads an HTML or XHTML page.
-pub(crate) fn load(_path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
-    let (title, sections) = extract(bytes);
-    Ok(LoadedDocument {
-        format: Format::Html,
-        title,
-        page_count: None,
-        sections,
-        ocr_pages: Vec::new(),
-    })
+pub(crate) fn load(_path: &Path, bytes: &[u8], budget: &Budget) -> Result<LoadedDocument> {
+    let page = extract(bytes, budget)?;
+    let mut doc = LoadedDocument::new(Format::Html, page.title, page.sections);
+    doc.notes = page.notes;
+    Ok(doc)
 }
 
 #[cfg(test)]
@@ -470,12 +678,47 @@ mod tests {
             <h2>Sub <a class="headerlink" href="#">&#182;</a></h2><ul><li>x</li><li>y</li></ul>
             <pre>  keep
    this</pre><script>var x;</script></body></html>"##;
-        let (title, sections) = extract(html);
+        let page = extract(html, &Budget::unlimited(Path::new("t.html"))).unwrap();
+        let (title, sections) = (page.title, page.sections);
         assert_eq!(title.as_deref(), Some("T"));
         assert_eq!(sections.len(), 2);
         assert_eq!(sections[0].heading.as_deref(), Some("Top"));
         assert_eq!(sections[0].text, "Top\n\nOne two\n\na | b\n1 | 2");
         assert_eq!(sections[1].heading.as_deref(), Some("Sub"));
         assert_eq!(sections[1].text, "Sub\n\n- x\n- y\n\n  keep\n   this");
+    }
+
+    #[test]
+    fn deep_nesting_is_flattened_and_text_kept() {
+        let depth = 2000;
+        let mut html = String::from("<html><body>");
+        for i in 0..depth {
+            html.push_str(&format!("<div class=\"d\">w{i}"));
+        }
+        for _ in 0..depth {
+            html.push_str("</div>");
+        }
+        html.push_str("<p>after</p></body></html>");
+        let (flat, removed) = flatten_deep_nesting(&html, MAX_DEPTH).expect("flattened");
+        assert!(removed >= depth - MAX_DEPTH, "{removed}");
+        assert!(flatten_deep_nesting(&flat, MAX_DEPTH).is_none());
+        let page = extract(html.as_bytes(), &Budget::unlimited(Path::new("deep.html"))).unwrap();
+        let text: String = page.sections.iter().map(|s| s.text.as_str()).collect();
+        assert!(text.contains("w0\nw1\n"), "{}", &text[..40]);
+        assert!(
+            text.contains(&format!("w{}\n\nafter", depth - 1)),
+            "{}",
+            &text[text.len() - 40..]
+        );
+        assert_eq!(page.notes.len(), 1);
+        assert_eq!(page.notes[0].kind, NoteKind::Flattened);
+    }
+
+    #[test]
+    fn shallow_pages_are_left_alone() {
+        let html = "<p>a<p>b<ul><li>x<li>y</ul><script>if (a<b) { x = '<div>' }</script>\
+                    <!-- <div><div> --><table><tr><td>1<td>2<tr><td>3</table>";
+        let many_paragraphs = html.repeat(1000);
+        assert!(flatten_deep_nesting(&many_paragraphs, MAX_DEPTH).is_none());
     }
 }

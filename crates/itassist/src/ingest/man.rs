@@ -5,12 +5,31 @@
 //! (fonts, indentation, spacing). Macro definitions (`.de`), ignored blocks (`.ig`) and
 //! false conditional blocks are skipped; `.ds` strings and `.nr` registers are remembered
 //! for the escapes and conditions that use them.
+//!
+//! Expansion is bounded, so a small page cannot make the reader grow without end: macros are
+//! never run (their definitions are skipped, so they cannot recurse), strings are expanded
+//! once when defined (a `\*` never expands again inside its value), one string holds at most
+//! [`MAX_STRING_BYTES`], all strings together [`MAX_STRINGS_BYTES`], the strings interpolated
+//! into one line at most [`MAX_LINE_EXPANSION`], and nested conditions and `\Z` escapes go
+//! [`MAX_NESTING`] deep. A page that goes past these bounds (a string that doubles itself
+//! with `.as` or `.ds`, say) is a corrupt document; its output is also bounded by the
+//! per-document text limit and deadline.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::{Format, LoadedDocument, SectionBuilder};
-use crate::error::Result;
+use super::{Budget, Format, LoadedDocument, SectionBuilder};
+use crate::error::{Error, Result};
+
+/// Largest value of one roff string (real pages' strings are a few dozen bytes).
+const MAX_STRING_BYTES: usize = 64 * 1024;
+/// Largest total size of all the strings of a page.
+const MAX_STRINGS_BYTES: usize = 4 * 1024 * 1024;
+/// Largest number of bytes that `\*` escapes may add to one line.
+const MAX_LINE_EXPANSION: usize = 1024 * 1024;
+/// Deepest nesting of conditions processed as request bodies, and of `\Z` escapes.
+const MAX_NESTING: usize = 16;
 
 /// mdoc macros that can be called on a line of another macro.
 const MDOC_CALLABLE: &[&str] = &[
@@ -274,6 +293,13 @@ struct Table {
     in_block: bool,
 }
 
+/// Why a page whose string grew too long cannot be read.
+fn string_overflow(key: &str) -> String {
+    format!(
+        "the roff string '{key}' grows past {MAX_STRING_BYTES} bytes (a string that expands itself without bound)"
+    )
+}
+
 struct Roff {
     out: SectionBuilder,
     /// The output line being filled.
@@ -304,6 +330,10 @@ struct Roff {
     url: Option<String>,
     /// Recursion guard for requests processed as the body of a condition.
     depth: usize,
+    /// Total bytes of the values in `strings`.
+    strings_bytes: usize,
+    /// Why the page cannot be read (an expansion bound was passed), once known.
+    fault: Cell<Option<String>>,
 }
 
 impl Roff {
@@ -329,7 +359,33 @@ impl Roff {
             spacing: true,
             url: None,
             depth: 0,
+            strings_bytes: 0,
+            fault: Cell::new(None),
         }
+    }
+
+    /// Records why the page cannot be read (the first reason is kept).
+    fn fail(&self, reason: String) {
+        let first = self.fault.take();
+        self.fault.set(Some(first.unwrap_or(reason)));
+    }
+
+    /// Sets a string, within the bounds on string sizes.
+    fn set_string(&mut self, key: String, value: String) {
+        if value.len() > MAX_STRING_BYTES {
+            self.fail(string_overflow(&key));
+            return;
+        }
+        let old = self.strings.get(&key).map_or(0, String::len);
+        let total = self.strings_bytes - old + value.len();
+        if total > MAX_STRINGS_BYTES {
+            self.fail(format!(
+                "the roff strings grow past {MAX_STRINGS_BYTES} bytes in all (strings that expand without bound)"
+            ));
+            return;
+        }
+        self.strings_bytes = total;
+        self.strings.insert(key, value);
     }
 
     // ---- output -------------------------------------------------------------------------
@@ -442,9 +498,16 @@ impl Roff {
 
     /// Interprets the escapes of a text. Returns the text and whether it ended with `\c`.
     fn unescape(&self, s: &str) -> (String, bool) {
+        self.unescape_at(s, 0)
+    }
+
+    /// [`Roff::unescape`] at a `\Z` nesting depth.
+    fn unescape_at(&self, s: &str, depth: usize) -> (String, bool) {
         let chars: Vec<char> = s.chars().collect();
         let mut out = String::with_capacity(s.len());
         let mut joined = false;
+        // Bytes added by `\*` escapes.
+        let mut expanded = 0usize;
         let mut i = 0;
         while i < chars.len() {
             let c = chars[i];
@@ -528,6 +591,13 @@ impl Roff {
                 '*' => {
                     let name = Self::escape_name(&chars, &mut i);
                     if let Some(value) = self.strings.get(&name) {
+                        expanded += value.len();
+                        if expanded > MAX_LINE_EXPANSION {
+                            self.fail(format!(
+                                "the roff strings used on one line expand past {MAX_LINE_EXPANSION} bytes"
+                            ));
+                            break;
+                        }
                         out.push_str(value);
                     } else {
                         match name.as_str() {
@@ -546,7 +616,9 @@ impl Roff {
                     } else if e == 'Z' {
                         // Zero-width text: still text.
                         let arg = Self::delimited(&chars, &mut i);
-                        out.push_str(&self.unescape(&arg).0);
+                        if depth < MAX_NESTING {
+                            out.push_str(&self.unescape_at(&arg, depth + 1).0);
+                        }
                     } else {
                         let _ = Self::delimited(&chars, &mut i);
                     }
@@ -695,7 +767,7 @@ impl Roff {
         };
         if value {
             let body = body.trim_start();
-            if !body.is_empty() && self.depth < 16 {
+            if !body.is_empty() && self.depth < MAX_NESTING {
                 self.depth += 1;
                 self.line_in(body);
                 self.depth -= 1;
@@ -809,15 +881,22 @@ impl Roff {
                 let value = args_raw[key_end..].trim_start();
                 let value = value.strip_prefix('"').unwrap_or(value);
                 let value = self.text_of(value);
-                self.strings.insert(key, value);
+                self.set_string(key, value);
             }
             "as" | "as1" => {
                 let key_end = args_raw.find([' ', '\t']).unwrap_or(args_raw.len());
                 let key = args_raw[..key_end].to_string();
                 let value = args_raw[key_end..].trim_start();
                 let value = value.strip_prefix('"').unwrap_or(value);
-                let value = self.text_of(value);
-                self.strings.entry(key).or_default().push_str(&value);
+                let appended = self.text_of(value);
+                let mut value = self.strings.get(&key).cloned().unwrap_or_default();
+                if value.len() + appended.len() > MAX_STRING_BYTES {
+                    // Fails without building the oversized value.
+                    self.fail(string_overflow(&key));
+                } else {
+                    value.push_str(&appended);
+                    self.set_string(key, value);
+                }
             }
             "nr" => {
                 let args = split_args(args_raw);
@@ -1437,9 +1516,19 @@ impl Roff {
         }
     }
 
-    fn run(&mut self, source: &str) {
+    /// Reads the whole source; stops at the first bound passed.
+    fn run(&mut self, source: &str, budget: &Budget) -> Result<()> {
         let mut pending = String::new();
         for raw in source.lines() {
+            if let Some(reason) = self.fault.take() {
+                return Err(Error::CorruptDocument {
+                    path: budget.path().to_path_buf(),
+                    format: "man".into(),
+                    reason,
+                    source: None,
+                });
+            }
+            budget.check(self.out.pushed_bytes() + self.line.len() + pending.len())?;
             // A line ending in an unescaped backslash continues on the next one.
             let trailing = raw.len() - raw.trim_end_matches('\\').len();
             if trailing % 2 == 1 {
@@ -1459,21 +1548,27 @@ impl Roff {
             self.line_in(&line);
         }
         self.break_line();
+        if let Some(reason) = self.fault.take() {
+            return Err(Error::CorruptDocument {
+                path: budget.path().to_path_buf(),
+                format: "man".into(),
+                reason,
+                source: None,
+            });
+        }
+        budget.check(self.out.pushed_bytes())
     }
 }
 
 /// Loads a man page (roff source).
-pub(crate) fn load(_path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
-    let source = super::decode_text(bytes);
+pub(crate) fn load(_path: &Path, bytes: &[u8], budget: &Budget) -> Result<LoadedDocument> {
+    let decoded = super::decode::decode(bytes, None);
     let mut roff = Roff::new();
-    roff.run(&source);
-    Ok(LoadedDocument {
-        format: Format::Man,
-        title: roff.title.take(),
-        page_count: None,
-        sections: roff.out.finish(),
-        ocr_pages: Vec::new(),
-    })
+    roff.run(&decoded.text, budget)?;
+    let title = roff.title.take();
+    let mut doc = LoadedDocument::new(Format::Man, title, roff.out.finish());
+    doc.notes.extend(super::charset_note(decoded.charset));
+    Ok(doc)
 }
 
 #[cfg(test)]
@@ -1481,7 +1576,8 @@ mod tests {
     use super::*;
 
     fn text(src: &str) -> (Option<String>, Vec<(Option<String>, String)>) {
-        let doc = load(Path::new("x.1"), src.as_bytes()).unwrap();
+        let path = Path::new("x.1");
+        let doc = load(path, src.as_bytes(), &Budget::unlimited(path)).unwrap();
         (
             doc.title,
             doc.sections
@@ -1525,5 +1621,54 @@ mod tests {
         let src = ".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n.if t \\{\\\nhidden\n.\\}\n.SH T\nit\\*(Aqs\n.TS\ntab(:);\nl l.\nA:B\n_\nT{\nlong\ntext\nT}:x\n.TE\n";
         let (_, sections) = text(src);
         assert_eq!(sections[0].1, "T\n\nit's\n\nA | B\nlong text | x");
+    }
+
+    fn load_err(src: &str) -> Error {
+        let path = Path::new("bomb.1");
+        match load(path, src.as_bytes(), &Budget::unlimited(path)) {
+            Ok(doc) => panic!("expected an error, got {} bytes of text", doc.text().len()),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn self_doubling_strings_are_corrupt() {
+        let mut append = String::from(".TH BOMB 1\n.ds a xxxxxxxxxxxxxxxx\n");
+        let mut define = append.clone();
+        for _ in 0..34 {
+            append.push_str(".as a \\*a\n");
+            define.push_str(".ds a \\*a\\*a\n");
+        }
+        append.push_str(".SH NAME\n\\*a\n");
+        define.push_str(".SH NAME\n\\*a\n");
+        for src in [append, define] {
+            let err = load_err(&src);
+            assert_eq!(err.code(), "corrupt_document", "{err}");
+            assert!(err.to_string().contains("bomb.1"), "{err}");
+        }
+        // Many strings, each under the bound, and one line using them all.
+        let mut wide = String::from(".ds a ");
+        wide.push_str(&"y".repeat(60_000));
+        wide.push_str("\n.SH X\n");
+        wide.push_str(&"\\*a".repeat(100));
+        assert_eq!(load_err(&wide).code(), "corrupt_document");
+    }
+
+    #[test]
+    fn nested_zero_width_escapes_are_bounded() {
+        let delimiters: Vec<char> = (0..5000u32)
+            .filter_map(|i| char::from_u32(0x4E00 + i))
+            .collect();
+        let mut line = String::new();
+        for d in &delimiters {
+            line.push_str("\\Z");
+            line.push(*d);
+        }
+        line.push_str("core");
+        for d in delimiters.iter().rev() {
+            line.push(*d);
+        }
+        let (_, sections) = text(&format!(".SH N\n{line}\n"));
+        assert_eq!(sections[0].0.as_deref(), Some("N"));
     }
 }

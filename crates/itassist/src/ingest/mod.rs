@@ -1,73 +1,43 @@
 //! Loading documents: from a file (or uploaded bytes) to plain text in sections.
 //!
-//! [`load_file`] detects the format and hands the file to the loader for that format. A
-//! loader returns a [`LoadedDocument`]: plain text split into [`Section`]s, each with the
-//! page number (PDF) or heading (structured formats) it came from, so that answers can cite
-//! "page 12" or "Installing packages".
+//! [`load_file`] detects the format ([`detect_format`], in `sniff.rs`) and hands the file to
+//! the loader for that format. A loader returns a [`LoadedDocument`]: plain text split into
+//! [`Section`]s, each with the page number (PDF) or heading (structured formats) it came
+//! from, so that answers can cite "page 12" or "Installing packages", and [`LoadNote`]s
+//! about anything the reader should know (a page read by OCR, and why).
 //!
 //! Every loader returns text normalised the same way (see [`Section::text`]) and never an
 //! empty list of sections: a document without text is an [`Error::EmptyDocument`].
 //!
-//! Format detection ([`detect_format`]) trusts the file's content over its name: magic bytes
-//! (`%PDF-`, PNG/JPEG/TIFF signatures, ZIP containers told apart by their entries) decide
-//! first, then the extension, then a look at the text (roff, HTML). Text files with no
-//! extension, or with a textual one (`.log`, `.conf`, `.ini`, `.yaml`, ...), are read as plain
-//! text when they are valid UTF-8 without NUL bytes; anything else is
-//! [`Error::UnsupportedFormat`]. A gzip-compressed file (`ls.1.gz`, `notes.txt.gz`) is
-//! decompressed and loaded as the format its inner name and content show.
+//! Each document is read within the limits of [`LoadOptions`]: at most
+//! [`LoadOptions::max_text_bytes`] of extracted text (else [`Error::DocumentTooLarge`]) and
+//! [`LoadOptions::max_document_seconds`] of parsing (else [`Error::DocumentTimeout`]). The
+//! loaders check both inside their loops, so a hostile or broken file fails on its own and
+//! the next file of a folder is read as usual. A gzip-compressed file (`ls.1.gz`,
+//! `notes.txt.gz`) is decompressed and loaded as the format its inner name and content show.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+mod decode;
 mod html;
+mod limits;
 mod man;
 mod normalize;
 mod ocr;
 mod office;
 mod pdf;
+mod sniff;
 mod tabular;
 mod text;
 mod xml;
 
+pub(crate) use decode::decode_text;
+use limits::Budget;
 pub(crate) use normalize::{clean_text, SectionBuilder};
-
-/// File extensions itassist can ingest (lowercase, without the dot).
-///
-/// Also read when named explicitly: man pages with a suffix after the section number
-/// (`.3ssl`, `.1x`), the textual extensions `.log`, `.conf`, `.cfg`, `.ini`, `.yaml`,
-/// `.yml`, `.toml`, files without an extension, and any of these compressed with gzip
-/// (`ls.1.gz`); see [`is_supported_name`].
-pub const SUPPORTED_EXTENSIONS: &[&str] = &[
-    "pdf", "html", "htm", "xhtml", "md", "markdown", "rst", "txt", "text", "1", "2", "3", "4", "5",
-    "6", "7", "8", "9", "man", "docx", "odt", "ods", "epub", "csv", "tsv", "json", "png", "jpg",
-    "jpeg", "tif", "tiff",
-];
-
-/// Extensions read as plain text.
-const TEXTUAL_EXTENSIONS: &[&str] = &[
-    "txt", "text", "log", "conf", "cfg", "ini", "yaml", "yml", "toml",
-];
-
-/// Whether a file name has an extension itassist reads: one of [`SUPPORTED_EXTENSIONS`], a
-/// man page section with a suffix (`.3ssl`), a textual extension (`.log`, `.conf`, ...),
-/// or one of these followed by `.gz`. Files without an extension are not included (they
-/// are read as text only when named explicitly).
-pub fn is_supported_name(path: &Path) -> bool {
-    let path = match extension(path).as_deref() {
-        Some("gz") => path.with_extension(""),
-        _ => path.to_path_buf(),
-    };
-    match extension(&path) {
-        Some(ext) => {
-            SUPPORTED_EXTENSIONS.contains(&ext.as_str()) || format_from_extension(&ext).is_some()
-        }
-        None => false,
-    }
-}
-
-/// Largest decompressed size accepted for a gzip-compressed document.
-const MAX_GUNZIPPED_BYTES: u64 = 256 * 1024 * 1024;
+pub use sniff::{detect_format, is_supported_name, SUPPORTED_EXTENSIONS};
+use sniff::{sniff, Magic};
 
 /// A document format itassist understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -155,6 +125,52 @@ pub struct Section {
     pub text: String,
 }
 
+/// What a [`LoadNote`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum NoteKind {
+    /// The pages have no text layer (scans) and were read by OCR.
+    OcrNoTextLayer,
+    /// Extracting the pages' text failed, so they were read by OCR instead.
+    OcrAfterExtractionFailed,
+    /// The pages' text could not be extracted nor read by OCR: they are missing.
+    PagesSkipped,
+    /// OCR failed on the pages: their text is missing.
+    OcrFailed,
+    /// The text was not UTF-8 and was decoded from another character set.
+    Charset,
+    /// Markup nested deeper than a browser would build was flattened (the text is kept).
+    Flattened,
+}
+
+impl NoteKind {
+    /// A stable snake_case name, e.g. `"ocr_after_extraction_failed"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoteKind::OcrNoTextLayer => "ocr_no_text_layer",
+            NoteKind::OcrAfterExtractionFailed => "ocr_after_extraction_failed",
+            NoteKind::PagesSkipped => "pages_skipped",
+            NoteKind::OcrFailed => "ocr_failed",
+            NoteKind::Charset => "charset",
+            NoteKind::Flattened => "flattened",
+        }
+    }
+}
+
+/// Something a reader of a loaded document should know that is not an error: which pages
+/// were read by OCR and why, pages that are missing, the character set that was assumed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LoadNote {
+    /// What happened.
+    pub kind: NoteKind,
+    /// The 1-based pages concerned (empty when the note is about the whole document).
+    pub pages: Vec<u32>,
+    /// One sentence for people, e.g. "page 3 was read by OCR because its text could not be
+    /// extracted (...)".
+    pub message: String,
+}
+
 /// The text of a document, as loaded from its file.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoadedDocument {
@@ -166,11 +182,27 @@ pub struct LoadedDocument {
     pub page_count: Option<u32>,
     /// The text in reading order.
     pub sections: Vec<Section>,
-    /// Pages that needed OCR (1-based).
+    /// Pages that needed OCR (1-based); [`LoadedDocument::notes`] says why.
     pub ocr_pages: Vec<u32>,
+    /// Notes about the loading: pages read by OCR and the reason, pages skipped, the
+    /// character set assumed.
+    #[serde(default)]
+    pub notes: Vec<LoadNote>,
 }
 
 impl LoadedDocument {
+    /// A document of `format` with these sections and nothing else known.
+    pub(crate) fn new(format: Format, title: Option<String>, sections: Vec<Section>) -> Self {
+        LoadedDocument {
+            format,
+            title,
+            page_count: None,
+            sections,
+            ocr_pages: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
     /// All the text of the document, sections separated by a blank line.
     pub fn text(&self) -> String {
         let mut out = String::new();
@@ -183,6 +215,12 @@ impl LoadedDocument {
         out
     }
 }
+
+/// Default of [`LoadOptions::max_text_bytes`]: 64 MiB of text (the longest real manuals
+/// give a few MiB).
+pub const DEFAULT_MAX_TEXT_BYTES: u64 = 64 << 20;
+/// Default of [`LoadOptions::max_document_seconds`]: 10 minutes.
+pub const DEFAULT_MAX_DOCUMENT_SECONDS: f64 = 600.0;
 
 /// Options for loading documents.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -198,6 +236,17 @@ pub struct LoadOptions {
     pub pdftoppm: PathBuf,
     /// Resolution used to render PDF pages for OCR.
     pub ocr_dpi: u32,
+    /// Largest file read, in bytes: checked before reading and while reading (a file that
+    /// grows past it fails with `document_too_large`).
+    pub max_file_bytes: u64,
+    /// Largest amount of text one document may produce, in bytes (default 64 MiB; 0: no
+    /// limit). Also bounds what a compressed part may expand to (4 times this, at least
+    /// 16 MiB). A document over it fails with `document_too_large`.
+    pub max_text_bytes: u64,
+    /// Longest time reading one document may take, in seconds (default 600; 0: no limit).
+    /// The loaders check it as they go, so a document over it stops and fails with
+    /// `document_timeout`. Time spent in OCR programs is not counted.
+    pub max_document_seconds: f64,
 }
 
 impl Default for LoadOptions {
@@ -208,350 +257,10 @@ impl Default for LoadOptions {
             tesseract: PathBuf::from("tesseract"),
             pdftoppm: PathBuf::from("pdftoppm"),
             ocr_dpi: 300,
+            max_file_bytes: 512 << 20,
+            max_text_bytes: DEFAULT_MAX_TEXT_BYTES,
+            max_document_seconds: DEFAULT_MAX_DOCUMENT_SECONDS,
         }
-    }
-}
-
-/// What the first bytes of a file say it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Magic {
-    Pdf,
-    Image,
-    Zip,
-    Gzip,
-    /// A binary format we recognise but do not read, with its name.
-    OtherBinary(&'static str),
-    /// Text (valid UTF-8 or a UTF-16 BOM, no NUL bytes).
-    Text,
-    /// Bytes that are neither text nor a known format.
-    Binary,
-    Empty,
-}
-
-fn sniff(head: &[u8]) -> Magic {
-    if head.is_empty() {
-        return Magic::Empty;
-    }
-    // PDF readers accept the header anywhere in the first KiB.
-    let window = &head[..head.len().min(1024)];
-    if window.windows(5).any(|w| w == b"%PDF-") {
-        return Magic::Pdf;
-    }
-    if head.starts_with(b"\x89PNG\r\n\x1a\n")
-        || head.starts_with(&[0xFF, 0xD8, 0xFF])
-        || head.starts_with(b"II*\0")
-        || head.starts_with(b"MM\0*")
-    {
-        return Magic::Image;
-    }
-    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
-        return Magic::Zip;
-    }
-    if head.starts_with(&[0x1F, 0x8B]) {
-        return Magic::Gzip;
-    }
-    const SIGNATURES: &[(&[u8], &str)] = &[
-        (b"\x7fELF", "ELF executable"),
-        (b"MZ", "Windows executable"),
-        (b"GIF87a", "GIF image"),
-        (b"GIF89a", "GIF image"),
-        (b"BM", "BMP image"),
-        (
-            b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1",
-            "legacy Microsoft Office (OLE2) document",
-        ),
-        (b"{\\rtf", "RTF document"),
-        (b"7z\xBC\xAF\x27\x1C", "7-Zip archive"),
-        (b"Rar!", "RAR archive"),
-        (b"\xFD7zXZ\0", "xz-compressed file"),
-        (b"BZh", "bzip2-compressed file"),
-        (b"\x28\xB5\x2F\xFD", "zstd-compressed file"),
-        (b"SQLite format 3\0", "SQLite database"),
-        (b"\xCA\xFE\xBA\xBE", "Java class file"),
-        (b"OggS", "Ogg media file"),
-        (b"ID3", "MP3 audio file"),
-        (b"RIFF", "RIFF media file"),
-        (b"\0asm", "WebAssembly module"),
-    ];
-    for (signature, name) in SIGNATURES {
-        if head.starts_with(signature) {
-            // "MZ", "BM" and "BZh" are short: only trust them when the rest is not text.
-            if signature.len() <= 3 && looks_like_text(head) {
-                break;
-            }
-            return Magic::OtherBinary(name);
-        }
-    }
-    if head.len() >= 12 && &head[4..8] == b"ftyp" {
-        return Magic::OtherBinary("MP4/QuickTime media file");
-    }
-    if looks_like_text(head) {
-        Magic::Text
-    } else {
-        Magic::Binary
-    }
-}
-
-/// Valid UTF-8 (allowing a sequence cut at the end of `head`) or UTF-16 with a BOM, and no NUL.
-fn looks_like_text(head: &[u8]) -> bool {
-    if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
-        return true;
-    }
-    if head.contains(&0) {
-        return false;
-    }
-    match std::str::from_utf8(head) {
-        Ok(_) => true,
-        // `error_len() == None`: the input ended inside a multi-byte sequence.
-        Err(e) => e.error_len().is_none() && e.valid_up_to() + 4 > head.len(),
-    }
-}
-
-/// The lowercase extension of `path`, if any.
-fn extension(path: &Path) -> Option<String> {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase())
-        .filter(|e| !e.is_empty())
-}
-
-/// `1`..`9`, optionally followed by a short lowercase suffix (`3ssl`, `1x`, `3pm`).
-fn is_man_extension(ext: &str) -> bool {
-    let mut chars = ext.chars();
-    match chars.next() {
-        Some('1'..='9') => {}
-        _ => return false,
-    }
-    let rest = chars.as_str();
-    rest.len() <= 6 && rest.chars().all(|c| c.is_ascii_lowercase())
-}
-
-fn format_from_extension(ext: &str) -> Option<Format> {
-    Some(match ext {
-        "pdf" => Format::Pdf,
-        "html" | "htm" | "xhtml" => Format::Html,
-        "md" | "markdown" => Format::Markdown,
-        "rst" => Format::Rst,
-        "man" => Format::Man,
-        "docx" => Format::Docx,
-        "odt" => Format::Odt,
-        "ods" => Format::Ods,
-        "epub" => Format::Epub,
-        "csv" | "tsv" => Format::Csv,
-        "json" => Format::Json,
-        "png" | "jpg" | "jpeg" | "tif" | "tiff" => Format::Image,
-        e if TEXTUAL_EXTENSIONS.contains(&e) => Format::Text,
-        e if is_man_extension(e) => Format::Man,
-        _ => return None,
-    })
-}
-
-/// Does this text start like a roff document (`.TH`, `.Dd`, `'\"` preprocessor line, or
-/// comment lines followed by one of those)?
-fn looks_like_roff(head: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(&head[..head.len().min(8192)]);
-    for line in text.lines().take(200) {
-        let line = line.trim_end();
-        if line.is_empty() || line.starts_with(".\\\"") || line.starts_with("'\\\"") {
-            if line.starts_with("'\\\"") {
-                return true;
-            }
-            continue;
-        }
-        return [".TH ", ".Dd ", ".Dt ", ".SH ", ".so "]
-            .iter()
-            .any(|m| line.starts_with(m))
-            || line == ".TH";
-    }
-    false
-}
-
-fn looks_like_html(head: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(&head[..head.len().min(2048)]);
-    let start = text
-        .trim_start_matches('\u{feff}')
-        .trim_start()
-        .to_ascii_lowercase();
-    start.starts_with("<!doctype html")
-        || start.starts_with("<html")
-        || (start.starts_with("<?xml") && start.contains("<html"))
-}
-
-/// Which document a ZIP container holds, from its entry names (and the `mimetype` entry).
-fn zip_kind(path: &Path, bytes: &[u8]) -> Option<Format> {
-    // The `mimetype` entry of ODF and EPUB files is stored first and uncompressed.
-    if bytes.len() > 38 && &bytes[30..38] == b"mimetype" {
-        let rest = &bytes[38..bytes.len().min(38 + 100)];
-        let rest = String::from_utf8_lossy(rest);
-        if rest.starts_with("application/epub+zip") {
-            return Some(Format::Epub);
-        }
-        if rest.starts_with("application/vnd.oasis.opendocument.text") {
-            return Some(Format::Odt);
-        }
-        if rest.starts_with("application/vnd.oasis.opendocument.spreadsheet") {
-            return Some(Format::Ods);
-        }
-    }
-    // Otherwise look at the central directory (needs the whole file).
-    let archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok();
-    let names: Vec<String> = match &archive {
-        Some(a) => a.file_names().map(str::to_string).collect(),
-        None => {
-            // A truncated archive: scan the local headers we have.
-            local_zip_names(bytes)
-        }
-    };
-    if names.iter().any(|n| n == "word/document.xml") {
-        return Some(Format::Docx);
-    }
-    if names.iter().any(|n| n == "META-INF/container.xml") {
-        return Some(Format::Epub);
-    }
-    if names.iter().any(|n| n == "content.xml") {
-        // An ODF file without a leading mimetype entry: trust the extension or the entry.
-        if let Some(mut a) = archive {
-            if let Ok(mut f) = a.by_name("mimetype") {
-                let mut s = String::new();
-                let _ = std::io::Read::read_to_string(&mut f, &mut s);
-                if s.trim() == "application/vnd.oasis.opendocument.spreadsheet" {
-                    return Some(Format::Ods);
-                }
-                if s.trim() == "application/vnd.oasis.opendocument.text" {
-                    return Some(Format::Odt);
-                }
-            }
-        }
-        return match extension(path).as_deref() {
-            Some("ods") => Some(Format::Ods),
-            _ => Some(Format::Odt),
-        };
-    }
-    None
-}
-
-/// Names of the entries whose local headers are in `bytes` (for truncated archives).
-fn local_zip_names(bytes: &[u8]) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut pos = 0usize;
-    while pos + 30 <= bytes.len() && names.len() < 1000 {
-        if &bytes[pos..pos + 4] != b"PK\x03\x04" {
-            break;
-        }
-        let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]) as usize;
-        let u32_at = |i: usize| {
-            u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize
-        };
-        let flags = u16_at(pos + 6);
-        let compressed = u32_at(pos + 18);
-        let name_len = u16_at(pos + 26);
-        let extra_len = u16_at(pos + 28);
-        let name_end = pos + 30 + name_len;
-        if name_end > bytes.len() {
-            break;
-        }
-        names.push(String::from_utf8_lossy(&bytes[pos + 30..name_end]).into_owned());
-        if flags & 0x08 != 0 {
-            // Sizes follow the data: we cannot skip reliably.
-            break;
-        }
-        pos = name_end + extra_len + compressed;
-    }
-    names
-}
-
-/// Detects the format of a file from its name and first bytes.
-///
-/// `head` may be the whole file or only its beginning (a few KiB are enough for everything
-/// but DOCX files whose `word/` entries come late, which are then told by the extension).
-/// Returns [`Error::UnsupportedFormat`] for anything itassist cannot read.
-pub fn detect_format(path: &Path, head: &[u8]) -> Result<Format> {
-    let ext = extension(path);
-    let by_ext = ext.as_deref().and_then(format_from_extension);
-    let unsupported = |detail: String| Error::UnsupportedFormat {
-        path: path.to_path_buf(),
-        detail,
-    };
-    let ext_detail = || match &ext {
-        Some(e) => format!("extension .{e}"),
-        None => "no extension".to_string(),
-    };
-    match sniff(head) {
-        Magic::Pdf => Ok(Format::Pdf),
-        Magic::Image => Ok(Format::Image),
-        Magic::Zip => match zip_kind(path, head) {
-            Some(f) => Ok(f),
-            None => match by_ext {
-                Some(f @ (Format::Docx | Format::Odt | Format::Ods | Format::Epub)) => Ok(f),
-                _ => Err(unsupported(format!(
-                    "a ZIP archive that is not DOCX, ODT, ODS or EPUB ({})",
-                    ext_detail()
-                ))),
-            },
-        },
-        Magic::Gzip => {
-            if ext.as_deref() == Some("gz") {
-                // Decided again on the decompressed content by `load_bytes`.
-                let inner = path.with_extension("");
-                match extension(&inner).as_deref().and_then(format_from_extension) {
-                    Some(f) => Ok(f),
-                    None if extension(&inner).is_none() => Ok(Format::Text),
-                    None => Err(unsupported(format!(
-                        "gzip-compressed {}",
-                        extension(&inner)
-                            .map(|e| format!(".{e} file"))
-                            .unwrap_or_default()
-                    ))),
-                }
-            } else {
-                Err(unsupported(format!(
-                    "gzip-compressed file ({})",
-                    ext_detail()
-                )))
-            }
-        }
-        Magic::OtherBinary(name) => Err(unsupported(format!("{name} ({})", ext_detail()))),
-        Magic::Binary => match by_ext {
-            // A damaged file of a binary format: its loader reports it as corrupt.
-            Some(
-                f @ (Format::Pdf
-                | Format::Docx
-                | Format::Odt
-                | Format::Ods
-                | Format::Epub
-                | Format::Image),
-            ) => Ok(f),
-            _ => Err(unsupported(format!("binary file ({})", ext_detail()))),
-        },
-        Magic::Empty => match (by_ext, &ext) {
-            (Some(f), _) => Ok(f),
-            (None, None) => Ok(Format::Text),
-            (None, Some(e)) => Err(unsupported(format!("extension .{e}"))),
-        },
-        Magic::Text => match by_ext {
-            // Text in a file named like a binary format.
-            Some(Format::Pdf | Format::Docx | Format::Odt | Format::Ods | Format::Epub) => {
-                if looks_like_html(head) {
-                    Ok(Format::Html)
-                } else {
-                    // Not what the name says; its loader reports it as corrupt.
-                    by_ext.ok_or_else(|| unsupported(ext_detail()))
-                }
-            }
-            Some(Format::Text) if looks_like_roff(head) => Ok(Format::Man),
-            Some(f) => Ok(f),
-            None => {
-                if looks_like_roff(head) {
-                    Ok(Format::Man)
-                } else if looks_like_html(head) {
-                    Ok(Format::Html)
-                } else if ext.is_none() {
-                    Ok(Format::Text)
-                } else {
-                    Err(unsupported(format!("text file with {}", ext_detail())))
-                }
-            }
-        },
     }
 }
 
@@ -562,10 +271,24 @@ pub fn load_file(path: &Path, options: &LoadOptions) -> Result<LoadedDocument> {
 }
 
 /// Loads a document from bytes; `name` is used for format detection and in errors.
+///
+/// The document is read within the limits of `options` (see [`LoadOptions::max_text_bytes`]
+/// and [`LoadOptions::max_document_seconds`]).
 pub fn load_bytes(name: &Path, bytes: &[u8], options: &LoadOptions) -> Result<LoadedDocument> {
+    let budget = Budget::new(name, options);
+    load_within(name, bytes, options, &budget)
+}
+
+/// Detects the format and runs its loader within `budget`.
+fn load_within(
+    name: &Path,
+    bytes: &[u8],
+    options: &LoadOptions,
+    budget: &Budget,
+) -> Result<LoadedDocument> {
     let format = detect_format(name, bytes)?;
     if sniff(bytes) == Magic::Gzip {
-        return load_gzip(name, bytes, options);
+        return load_gzip(name, bytes, options, budget);
     }
     if bytes.is_empty() {
         return Err(Error::EmptyDocument {
@@ -574,39 +297,48 @@ pub fn load_bytes(name: &Path, bytes: &[u8], options: &LoadOptions) -> Result<Lo
         });
     }
     let doc = match format {
-        Format::Pdf => pdf::load(name, bytes, options)?,
-        Format::Image => ocr::load_image(name, bytes, options)?,
-        Format::Html => html::load(name, bytes)?,
-        Format::Markdown => text::load_markdown(name, bytes)?,
-        Format::Rst => text::load_rst(name, bytes)?,
-        Format::Text => text::load_text(name, bytes)?,
-        Format::Man => man::load(name, bytes)?,
-        Format::Docx => office::load_docx(name, bytes)?,
-        Format::Odt => office::load_odt(name, bytes)?,
-        Format::Ods => office::load_ods(name, bytes)?,
-        Format::Epub => office::load_epub(name, bytes)?,
-        Format::Csv => tabular::load_csv(name, bytes)?,
-        Format::Json => tabular::load_json(name, bytes)?,
+        Format::Pdf => pdf::load(name, bytes, options, budget)?,
+        Format::Image => ocr::load_image(name, bytes, options, budget)?,
+        Format::Html => html::load(name, bytes, budget)?,
+        Format::Markdown => text::load_markdown(name, bytes, budget)?,
+        Format::Rst => text::load_rst(name, bytes, budget)?,
+        Format::Text => text::load_text(name, bytes, budget)?,
+        Format::Man => man::load(name, bytes, budget)?,
+        Format::Docx => office::load_docx(name, bytes, budget)?,
+        Format::Odt => office::load_odt(name, bytes, budget)?,
+        Format::Ods => office::load_ods(name, bytes, budget)?,
+        Format::Epub => office::load_epub(name, bytes, budget)?,
+        Format::Csv => tabular::load_csv(name, bytes, budget)?,
+        Format::Json => tabular::load_json(name, bytes, budget)?,
     };
-    finish(name, doc)
+    finish(name, doc, budget)
 }
 
 /// Decompresses a `.gz` file and loads what it holds, named without the `.gz`.
-fn load_gzip(name: &Path, bytes: &[u8], options: &LoadOptions) -> Result<LoadedDocument> {
+fn load_gzip(
+    name: &Path,
+    bytes: &[u8],
+    options: &LoadOptions,
+    budget: &Budget,
+) -> Result<LoadedDocument> {
     use std::io::Read;
+    let limit = budget.max_part_bytes();
     let mut out = Vec::new();
-    let decoder = flate2::read::GzDecoder::new(bytes);
-    decoder
-        .take(MAX_GUNZIPPED_BYTES + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| Error::corrupt(name, "gzip", e))?;
-    if out.len() as u64 > MAX_GUNZIPPED_BYTES {
-        return Err(Error::CorruptDocument {
-            path: name.to_path_buf(),
-            format: "gzip".into(),
-            reason: format!("decompresses to more than {MAX_GUNZIPPED_BYTES} bytes"),
-            source: None,
-        });
+    let mut decoder = flate2::read::GzDecoder::new(bytes).take(limit.saturating_add(1));
+    // In pieces, so that a gzip bomb meets the deadline too.
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = decoder
+            .read(&mut buf)
+            .map_err(|e| Error::corrupt(name, "gzip", e))?;
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        budget.check_time()?;
+    }
+    if out.len() as u64 > limit {
+        return Err(budget.too_large("the decompressed gzip content".into(), limit));
     }
     if sniff(&out) == Magic::Gzip {
         return Err(Error::UnsupportedFormat {
@@ -616,22 +348,21 @@ fn load_gzip(name: &Path, bytes: &[u8], options: &LoadOptions) -> Result<LoadedD
     }
     let inner = name.with_extension("");
     // Format from the inner name and content; errors keep naming the real file.
-    let format = detect_format(&inner, &out).map_err(|e| match e {
-        Error::UnsupportedFormat { detail, .. } => Error::UnsupportedFormat {
-            path: name.to_path_buf(),
-            detail: format!("gzip-compressed {detail}"),
-        },
-        other => other,
-    })?;
-    let _ = format;
-    load_bytes(&inner, &out, options).map_err(|e| rename_error(e, name))
+    load_within(&inner, &out, options, budget).map_err(|e| rename_error(e, name))
 }
 
 /// Replaces the path in a loader error (used for the inner file of a `.gz`).
 fn rename_error(err: Error, path: &Path) -> Error {
     let path = path.to_path_buf();
     match err {
-        Error::UnsupportedFormat { detail, .. } => Error::UnsupportedFormat { path, detail },
+        Error::UnsupportedFormat { detail, .. } => Error::UnsupportedFormat {
+            path,
+            detail: if detail.starts_with("gzip") {
+                detail
+            } else {
+                format!("gzip-compressed {detail}")
+            },
+        },
         Error::CorruptDocument {
             format,
             reason,
@@ -646,12 +377,25 @@ fn rename_error(err: Error, path: &Path) -> Error {
         Error::EmptyDocument { reason, .. } => Error::EmptyDocument { path, reason },
         Error::OcrUnavailable { tool, .. } => Error::OcrUnavailable { path, tool },
         Error::OcrFailed { reason, .. } => Error::OcrFailed { path, reason },
+        Error::DocumentTooLarge {
+            what,
+            limit,
+            setting,
+            ..
+        } => Error::DocumentTooLarge {
+            path,
+            what,
+            limit,
+            setting,
+        },
+        Error::DocumentTimeout { seconds, .. } => Error::DocumentTimeout { path, seconds },
         other => other,
     }
 }
 
-/// Final checks shared by all loaders: clean headings and titles, drop empty sections.
-fn finish(name: &Path, mut doc: LoadedDocument) -> Result<LoadedDocument> {
+/// Final checks shared by all loaders: clean headings and titles, drop empty sections,
+/// enforce the text limit on what is left.
+fn finish(name: &Path, mut doc: LoadedDocument, budget: &Budget) -> Result<LoadedDocument> {
     doc.sections.retain(|s| !s.text.trim().is_empty());
     for section in &mut doc.sections {
         if let Some(h) = &section.heading {
@@ -666,6 +410,8 @@ fn finish(name: &Path, mut doc: LoadedDocument) -> Result<LoadedDocument> {
             reason: format!("the {} document has no text", doc.format.name()),
         });
     }
+    let total: usize = doc.sections.iter().map(|s| s.text.len()).sum();
+    budget.check_document(total)?;
     Ok(doc)
 }
 
@@ -675,42 +421,38 @@ pub(crate) fn one_line(s: &str) -> String {
     cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Decodes text bytes: UTF-8 (BOM removed), UTF-16 with a BOM, else Windows-1252/Latin-1.
-pub(crate) fn decode_text(bytes: &[u8]) -> String {
-    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        return String::from_utf8_lossy(rest).into_owned();
-    }
-    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        let le = bytes[0] == 0xFF;
-        let units = bytes[2..].chunks_exact(2).map(|c| {
-            if le {
-                u16::from_le_bytes([c[0], c[1]])
-            } else {
-                u16::from_be_bytes([c[0], c[1]])
-            }
+/// "page 3", "pages 1-3, 7, 9-10".
+pub(crate) fn describe_pages(pages: &[u32]) -> String {
+    let mut sorted = pages.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut runs: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        runs.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
         });
-        return char::decode_utf16(units)
-            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
-            .collect();
+        i += 1;
     }
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
-        Err(_) => bytes.iter().map(|&b| latin1_char(b)).collect(),
-    }
+    let word = if sorted.len() == 1 { "page" } else { "pages" };
+    format!("{word} {}", runs.join(", "))
 }
 
-/// Windows-1252 decoding of one byte (Latin-1 with the 0x80-0x9F printable characters).
-fn latin1_char(b: u8) -> char {
-    const CP1252: [char; 32] = [
-        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
-        '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
-        'ž', 'Ÿ',
-    ];
-    if (0x80..0xA0).contains(&b) {
-        CP1252[(b - 0x80) as usize]
-    } else {
-        b as char
-    }
+/// A note that text was decoded from a legacy (or UTF-16) character set, if it was.
+pub(crate) fn charset_note(charset: Option<&str>) -> Option<LoadNote> {
+    charset.map(|name| LoadNote {
+        kind: NoteKind::Charset,
+        pages: Vec::new(),
+        message: format!("the text is not UTF-8; it was read as {name}"),
+    })
 }
 
 #[cfg(test)]
@@ -739,21 +481,27 @@ mod tests {
     }
 
     #[test]
-    fn supported_names() {
-        for name in ["a.pdf", "ls.1.gz", "x.3ssl", "app.log", "B.DOCX", "s.tsv"] {
-            assert!(is_supported_name(Path::new(name)), "{name}");
-        }
-        for name in ["tool.exe", "README", "a.gz", "x.py", "archive.tar.gz"] {
-            assert!(!is_supported_name(Path::new(name)), "{name}");
-        }
+    fn page_lists() {
+        assert_eq!(describe_pages(&[3]), "page 3");
+        assert_eq!(describe_pages(&[9, 1, 2, 3, 7, 10]), "pages 1-3, 7, 9-10");
     }
 
     #[test]
-    fn man_extensions() {
-        assert!(is_man_extension("1"));
-        assert!(is_man_extension("3ssl"));
-        assert!(!is_man_extension("0"));
-        assert!(!is_man_extension("10"));
-        assert!(!is_man_extension("1.0"));
+    fn gzip_bomb_is_too_large() {
+        use std::io::Write;
+        let options = LoadOptions {
+            max_text_bytes: 1 << 20,
+            ..LoadOptions::default()
+        };
+        // 64 MiB of spaces compress to about 64 KiB; the limit on the expansion is 16 MiB.
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let block = vec![b' '; 1 << 20];
+        for _ in 0..64 {
+            encoder.write_all(&block).unwrap();
+        }
+        let gz = encoder.finish().unwrap();
+        let err = load_bytes(Path::new("spaces.txt.gz"), &gz, &options).unwrap_err();
+        assert_eq!(err.code(), "document_too_large", "{err}");
+        assert!(err.to_string().contains("spaces.txt.gz"), "{err}");
     }
 }

@@ -4,9 +4,17 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::Section;
 
+/// Longest line kept, in bytes: longer lines are wrapped (see [`clean_text`]).
+pub(crate) const MAX_LINE_BYTES: usize = 4096;
+
 /// Normalises extracted text: Unicode NFKC (ligatures become letters), line ends to `\n`,
 /// control and invisible format characters removed (tabs and line breaks kept), trailing
 /// spaces trimmed, runs of blank lines collapsed to one, no leading or trailing blank lines.
+///
+/// Lines longer than [`MAX_LINE_BYTES`] are wrapped, after a sentence when one ends in the
+/// second half of the line, else at a blank, else anywhere: the chunker looks for sentence
+/// ends within a line, and on a line of megabytes without one its work grows with the
+/// square of the length (a 256 KiB line took ten times as long as the same text in lines).
 pub(crate) fn clean_text(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut line = String::new();
@@ -25,7 +33,7 @@ pub(crate) fn clean_text(raw: &str) -> String {
                     out.push('\n');
                 }
             }
-            out.push_str(trimmed);
+            push_wrapped(out, trimmed);
             started = true;
             *blank_lines = 0;
         }
@@ -68,6 +76,44 @@ pub(crate) fn clean_text(raw: &str) -> String {
     out
 }
 
+/// Appends `line`, wrapped into lines of at most [`MAX_LINE_BYTES`].
+fn push_wrapped(out: &mut String, line: &str) {
+    let mut rest = line;
+    if rest.len() > MAX_LINE_BYTES {
+        // Indentation of thousands of blanks means nothing; it would wrap into blank lines.
+        let unindented = rest.trim_start();
+        if rest.len() - unindented.len() > MAX_LINE_BYTES / 2 {
+            rest = unindented;
+        }
+    }
+    while rest.len() > MAX_LINE_BYTES {
+        let mut cut = MAX_LINE_BYTES;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let window = &rest[..cut];
+        let half = cut / 2;
+        let tail = &window[half..];
+        let sentence = [". ", "? ", "! ", "; ", ".\t"]
+            .iter()
+            .filter_map(|end| tail.rfind(end).map(|p| half + p + 1))
+            .max();
+        let blank = || tail.rfind([' ', '\t']).map(|p| half + p);
+        let (end, next) = match sentence.or_else(blank) {
+            // The blank becomes the line break.
+            Some(p) => (p, p + 1),
+            None => (cut, cut),
+        };
+        let segment = rest[..end].trim_end();
+        if !segment.is_empty() {
+            out.push_str(segment);
+            out.push('\n');
+        }
+        rest = rest[next..].trim_start();
+    }
+    out.push_str(rest);
+}
+
 /// Collects text into sections: a new section starts at each heading (or page).
 #[derive(Debug, Default)]
 pub(crate) struct SectionBuilder {
@@ -75,6 +121,8 @@ pub(crate) struct SectionBuilder {
     heading: Option<String>,
     page: Option<u32>,
     text: String,
+    /// Bytes of raw text pushed so far, over all sections.
+    total: usize,
 }
 
 impl SectionBuilder {
@@ -92,6 +140,12 @@ impl SectionBuilder {
     /// Appends raw text to the current section.
     pub(crate) fn push_str(&mut self, s: &str) {
         self.text.push_str(s);
+        self.total += s.len();
+    }
+
+    /// Bytes of text pushed so far (before normalisation), for the text limit.
+    pub(crate) fn pushed_bytes(&self) -> usize {
+        self.total
     }
 
     fn flush(&mut self) {
@@ -121,6 +175,32 @@ mod tests {
     fn cleans_ligatures_controls_and_blank_lines() {
         let raw = "\u{FB01}le\r\n\r\n\r\n\u{0007}next \t\n\n\n\nend\u{00AD}ing\x0c";
         assert_eq!(clean_text(raw), "file\n\nnext\n\nending");
+    }
+
+    #[test]
+    fn long_lines_are_wrapped_at_sentences_or_blanks() {
+        let sentence = "The quick brown fox jumps over the lazy dog. ";
+        let raw = sentence.repeat(1000);
+        let text = clean_text(&raw);
+        assert!(text.lines().all(|l| l.len() <= MAX_LINE_BYTES));
+        assert!(
+            text.lines().all(|l| l.ends_with("dog.")),
+            "wrapped after sentences"
+        );
+        assert_eq!(
+            text.split_whitespace().collect::<Vec<_>>(),
+            raw.split_whitespace().collect::<Vec<_>>()
+        );
+        // No blank at all: cut anyway, at a character boundary.
+        let blob = "é".repeat(10_000);
+        let text = clean_text(&blob);
+        assert!(text.lines().all(|l| l.len() <= MAX_LINE_BYTES));
+        assert_eq!(text.replace('\n', ""), blob);
+        // Deep indentation does not wrap into blank lines.
+        let indented = format!("{}- item\n", " ".repeat(20_000));
+        assert_eq!(clean_text(&indented), "- item");
+        let spaced = format!("a{}b", " ".repeat(20_000));
+        assert_eq!(clean_text(&spaced), "a\nb");
     }
 
     #[test]

@@ -4,44 +4,23 @@
 //! installed, the file gets [`Error::OcrUnavailable`] naming the program, so a caller can
 //! skip this file and go on with the others.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
-use super::{Format, LoadOptions, LoadedDocument, Section};
+use super::{Budget, Format, LoadOptions, LoadedDocument, Section};
 use crate::error::{Error, Result};
 
-/// A directory under the system temp dir, removed with its content on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(path_for_errors: &Path) -> Result<TempDir> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!(
-            "itassist-ocr-{}-{}-{nanos}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).map_err(|e| Error::Io {
+/// A new private directory under the system temp dir (a random name, mode 0700), removed
+/// with its content when dropped.
+fn temp_dir(path_for_errors: &Path) -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("itassist-ocr-")
+        .tempdir()
+        .map_err(|e| Error::Io {
             path: Some(path_for_errors.to_path_buf()),
             source: e,
-        })?;
-        Ok(TempDir(dir))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+        })
 }
 
 /// Runs a program; a program that cannot be found becomes [`Error::OcrUnavailable`].
@@ -122,6 +101,7 @@ pub(crate) fn load_image(
     path: &Path,
     bytes: &[u8],
     options: &LoadOptions,
+    budget: &Budget,
 ) -> Result<LoadedDocument> {
     let ext = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         "png"
@@ -143,13 +123,13 @@ pub(crate) fn load_image(
             reason: "images are read by OCR, which is disabled".into(),
         });
     }
-    let dir = TempDir::new(path)?;
+    let dir = temp_dir(path)?;
     let image = dir.path().join(format!("image.{ext}"));
     std::fs::write(&image, bytes).map_err(|e| Error::Io {
         path: Some(path.to_path_buf()),
         source: e,
     })?;
-    let text = tesseract(path, &image, options)?;
+    let text = budget.paused(|| tesseract(path, &image, options))?;
     // A multi-page TIFF comes back with form feeds between pages.
     let mut sections = Vec::new();
     for (i, page) in text.split('\x0c').enumerate() {
@@ -170,26 +150,24 @@ pub(crate) fn load_image(
             reason: "OCR found no text in the image".into(),
         });
     }
-    Ok(LoadedDocument {
-        format: Format::Image,
-        title: None,
-        page_count: Some(page_count),
-        sections,
-        ocr_pages,
-    })
+    let mut doc = LoadedDocument::new(Format::Image, None, sections);
+    doc.page_count = Some(page_count);
+    doc.ocr_pages = ocr_pages;
+    Ok(doc)
 }
 
 /// Renders the given PDF pages with `pdftoppm` and reads them with Tesseract, several
 /// pages at a time (one per core).
 ///
-/// Returns the text of each page, in the order asked.
+/// Returns the result of each page, in the order asked: a page that fails does not stop the
+/// others. A missing program ([`Error::OcrUnavailable`]) stops everything and is returned.
 pub(crate) fn ocr_pdf_pages(
     path: &Path,
     pdf: &[u8],
     pages: &[u32],
     options: &LoadOptions,
-) -> Result<Vec<(u32, String)>> {
-    let dir = TempDir::new(path)?;
+) -> Result<Vec<(u32, Result<String>)>> {
+    let dir = temp_dir(path)?;
     let input = dir.path().join("input.pdf");
     std::fs::write(&input, pdf).map_err(|e| Error::Io {
         path: Some(path.to_path_buf()),
@@ -211,7 +189,7 @@ pub(crate) fn ocr_pdf_pages(
                     break;
                 }
                 let result = ocr_pdf_page(path, dir.path(), &input, pages[i], options);
-                if result.is_err() {
+                if matches!(result, Err(Error::OcrUnavailable { .. })) {
                     failed.store(true, Ordering::Relaxed);
                 }
                 if let Ok(mut r) = results.lock() {
@@ -224,10 +202,12 @@ pub(crate) fn ocr_pdf_pages(
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     results.sort_by_key(|(i, _)| *i);
-    // The first error in page order, if any.
     let mut out = Vec::with_capacity(results.len());
     for (i, result) in results {
-        out.push((pages[i], result?));
+        if let Err(e @ Error::OcrUnavailable { .. }) = result {
+            return Err(e);
+        }
+        out.push((pages[i], result));
     }
     Ok(out)
 }

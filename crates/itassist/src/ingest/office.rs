@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::xml::{self, XmlEvent};
-use super::{Format, LoadedDocument, SectionBuilder};
+use super::{Budget, Format, LoadedDocument, SectionBuilder};
 use crate::error::{Error, Result};
 
 /// Headings up to this level start a section; deeper ones stay in the text.
@@ -33,6 +33,8 @@ struct Table {
     cell: Option<String>,
     row_repeat: usize,
     cell_repeat: usize,
+    /// Bytes added by repeating cells and rows (for the text limit).
+    repeated: usize,
 }
 
 impl Table {
@@ -60,6 +62,7 @@ impl Table {
         } else {
             self.cell_repeat.min(MAX_REPEAT)
         };
+        self.repeated += (cell.len() + 3) * repeat.saturating_sub(1);
         for _ in 0..repeat.max(1) {
             self.row.push(cell.clone());
         }
@@ -70,7 +73,10 @@ impl Table {
         if row.iter().all(|c| c.trim().is_empty()) {
             return;
         }
-        for _ in 0..self.row_repeat.clamp(1, MAX_REPEAT) {
+        let repeat = self.row_repeat.clamp(1, MAX_REPEAT);
+        let row_bytes: usize = row.iter().map(|c| c.len() + 3).sum();
+        self.repeated += row_bytes * (repeat - 1);
+        for _ in 0..repeat {
             self.rows.push(row.clone());
         }
     }
@@ -96,6 +102,8 @@ struct Assembler {
     paras: Vec<Para>,
     tables: Vec<Table>,
     first_title: Option<String>,
+    /// Bytes of text produced so far, repeats included (for the text limit).
+    produced: usize,
 }
 
 impl Assembler {
@@ -105,10 +113,17 @@ impl Assembler {
             paras: Vec::new(),
             tables: Vec::new(),
             first_title: None,
+            produced: 0,
         }
     }
 
+    /// Bytes of text produced so far, repeated cells and rows included.
+    fn produced(&self) -> usize {
+        self.produced
+    }
+
     fn push_text(&mut self, s: &str) {
+        self.produced += s.len();
         if let Some(p) = self.paras.last_mut() {
             p.text.push_str(s);
         } else if let Some(cell) = self.tables.last_mut().and_then(|t| t.cell.as_mut()) {
@@ -189,7 +204,9 @@ impl Assembler {
 
     fn end_row(&mut self) {
         if let Some(t) = self.tables.last_mut() {
+            let before = t.repeated;
             t.end_row();
+            self.produced += t.repeated - before;
         }
     }
 
@@ -202,7 +219,9 @@ impl Assembler {
 
     fn end_cell(&mut self) {
         if let Some(t) = self.tables.last_mut() {
+            let before = t.repeated;
             t.end_cell();
+            self.produced += t.repeated - before;
         }
     }
 }
@@ -258,7 +277,7 @@ fn heading_level_from_name(name: &str) -> Option<u8> {
     digits.parse::<u8>().ok().filter(|l| (1..=9).contains(l))
 }
 
-fn docx_styles(path: &Path, xml_text: &str) -> Result<DocxStyles> {
+fn docx_styles(path: &Path, xml_text: &str, budget: &Budget) -> Result<DocxStyles> {
     struct Raw {
         id: String,
         name: String,
@@ -267,38 +286,41 @@ fn docx_styles(path: &Path, xml_text: &str) -> Result<DocxStyles> {
     }
     let mut raws: Vec<Raw> = Vec::new();
     let mut current: Option<Raw> = None;
-    xml::parse(path, "docx", xml_text, |event| match &event {
-        XmlEvent::Start { name, .. } if name == "style" => {
-            let paragraph = event.attr("type").is_none_or(|t| t == "paragraph");
-            current = paragraph.then(|| Raw {
-                id: event.attr("styleId").unwrap_or_default().to_string(),
-                name: String::new(),
-                outline: None,
-                based_on: None,
-            });
-        }
-        XmlEvent::Start { name, .. } => {
-            if let Some(raw) = current.as_mut() {
-                match name.as_str() {
-                    "name" => raw.name = event.attr("val").unwrap_or_default().to_string(),
-                    "basedOn" => raw.based_on = event.attr("val").map(str::to_string),
-                    "outlineLvl" => {
-                        raw.outline = event
-                            .attr("val")
-                            .and_then(|v| v.parse::<u8>().ok())
-                            .filter(|l| *l < 9)
-                            .map(|l| l + 1)
+    xml::parse(path, "docx", xml_text, budget, |event| {
+        match &event {
+            XmlEvent::Start { name, .. } if name == "style" => {
+                let paragraph = event.attr("type").is_none_or(|t| t == "paragraph");
+                current = paragraph.then(|| Raw {
+                    id: event.attr("styleId").unwrap_or_default().to_string(),
+                    name: String::new(),
+                    outline: None,
+                    based_on: None,
+                });
+            }
+            XmlEvent::Start { name, .. } => {
+                if let Some(raw) = current.as_mut() {
+                    match name.as_str() {
+                        "name" => raw.name = event.attr("val").unwrap_or_default().to_string(),
+                        "basedOn" => raw.based_on = event.attr("val").map(str::to_string),
+                        "outlineLvl" => {
+                            raw.outline = event
+                                .attr("val")
+                                .and_then(|v| v.parse::<u8>().ok())
+                                .filter(|l| *l < 9)
+                                .map(|l| l + 1)
+                        }
+                        _ => {}
                     }
-                    _ => {}
                 }
             }
-        }
-        XmlEvent::End { name } if name == "style" => {
-            if let Some(raw) = current.take() {
-                raws.push(raw);
+            XmlEvent::End { name } if name == "style" => {
+                if let Some(raw) = current.take() {
+                    raws.push(raw);
+                }
             }
+            _ => {}
         }
-        _ => {}
+        Ok(())
     })?;
     let mut styles = DocxStyles::default();
     let by_id: HashMap<&str, &Raw> = raws.iter().map(|r| (r.id.as_str(), r)).collect();
@@ -331,18 +353,21 @@ fn docx_styles(path: &Path, xml_text: &str) -> Result<DocxStyles> {
 }
 
 /// Title from docProps/core.xml (DOCX) or meta.xml (ODF): the first `title` element.
-fn meta_title(path: &Path, format: &str, xml_text: &str) -> Option<String> {
+fn meta_title(path: &Path, format: &str, xml_text: &str, budget: &Budget) -> Option<String> {
     let mut in_title = false;
     let mut title = String::new();
     let mut done = false;
-    let parsed = xml::parse(path, format, xml_text, |event| match event {
-        XmlEvent::Start { name, .. } if name == "title" && !done => in_title = true,
-        XmlEvent::End { name } if name == "title" && in_title => {
-            in_title = false;
-            done = true;
+    let parsed = xml::parse(path, format, xml_text, budget, |event| {
+        match event {
+            XmlEvent::Start { name, .. } if name == "title" && !done => in_title = true,
+            XmlEvent::End { name } if name == "title" && in_title => {
+                in_title = false;
+                done = true;
+            }
+            XmlEvent::Text(t) if in_title && title.len() < 4096 => title.push_str(&t),
+            _ => {}
         }
-        XmlEvent::Text(t) if in_title => title.push_str(&t),
-        _ => {}
+        Ok(())
     });
     if parsed.is_err() {
         return None;
@@ -352,93 +377,108 @@ fn meta_title(path: &Path, format: &str, xml_text: &str) -> Option<String> {
 }
 
 /// Loads a Word document: body paragraphs, tables, headings from the paragraph styles.
-pub(crate) fn load_docx(path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
+pub(crate) fn load_docx(path: &Path, bytes: &[u8], budget: &Budget) -> Result<LoadedDocument> {
     let mut archive = xml::open_zip(path, "docx", bytes)?;
-    let document = xml::read_entry(&mut archive, path, "docx", "word/document.xml")?
-        .ok_or_else(|| missing(path, "docx", "word/document.xml"))?;
-    let styles = match xml::read_entry(&mut archive, path, "docx", "word/styles.xml")? {
-        Some(s) => docx_styles(path, &s).unwrap_or_default(),
+    let styles = match xml::read_entry(&mut archive, path, "docx", "word/styles.xml", budget)? {
+        Some(s) => match docx_styles(path, &s, budget) {
+            Ok(styles) => styles,
+            Err(e @ (Error::DocumentTimeout { .. } | Error::DocumentTooLarge { .. })) => {
+                return Err(e)
+            }
+            Err(_) => DocxStyles::default(),
+        },
         None => DocxStyles::default(),
     };
-    let core_title = xml::read_entry(&mut archive, path, "docx", "docProps/core.xml")
-        .ok()
-        .flatten()
-        .and_then(|c| meta_title(path, "docx", &c));
+    let core_title = match xml::read_entry(&mut archive, path, "docx", "docProps/core.xml", budget)
+    {
+        Ok(core) => core.and_then(|c| meta_title(path, "docx", &c, budget)),
+        Err(e @ (Error::DocumentTimeout { .. } | Error::DocumentTooLarge { .. })) => return Err(e),
+        Err(_) => None,
+    };
 
     let mut asm = Assembler::new();
     let mut skip = Skip::default();
     let mut in_ppr = false;
     let mut in_text = false;
-    xml::parse(path, "docx", &document, |event| {
-        // Alternate content is given twice (a modern choice and a fallback); deleted text
-        // and field instructions are not shown.
-        if skip.inside(&event, |n| {
-            matches!(n, "Fallback" | "delText" | "instrText")
-        }) {
-            return;
-        }
-        match &event {
-            XmlEvent::Start { name, .. } => match name.as_str() {
-                "p" => asm.start_para(),
-                "pPr" => in_ppr = true,
-                "pStyle" if in_ppr => {
-                    if let (Some(style), Some(p)) = (event.attr("val"), asm.paras.last_mut()) {
-                        p.level = styles
-                            .levels
-                            .get(style)
-                            .copied()
-                            .or_else(|| heading_level_from_name(style));
-                        p.toc = styles.toc.contains(style)
-                            || style.to_ascii_lowercase().starts_with("toc");
-                        p.title = styles.title.contains(style) || style == "Title";
-                    }
-                }
-                "outlineLvl" if in_ppr => {
-                    let level = event.attr("val").and_then(|v| v.parse::<u8>().ok());
-                    if let (Some(l), Some(p)) = (level, asm.paras.last_mut()) {
-                        if l < 9 {
-                            p.level = Some(l + 1);
+    let found = xml::parse_entry(
+        &mut archive,
+        path,
+        "docx",
+        "word/document.xml",
+        budget,
+        |event| {
+            // Alternate content is given twice (a modern choice and a fallback); deleted text
+            // and field instructions are not shown.
+            if skip.inside(&event, |n| {
+                matches!(n, "Fallback" | "delText" | "instrText")
+            }) {
+                return Ok(());
+            }
+            match &event {
+                XmlEvent::Start { name, .. } => match name.as_str() {
+                    "p" => asm.start_para(),
+                    "pPr" => in_ppr = true,
+                    "pStyle" if in_ppr => {
+                        if let (Some(style), Some(p)) = (event.attr("val"), asm.paras.last_mut()) {
+                            p.level = styles
+                                .levels
+                                .get(style)
+                                .copied()
+                                .or_else(|| heading_level_from_name(style));
+                            p.toc = styles.toc.contains(style)
+                                || style.to_ascii_lowercase().starts_with("toc");
+                            p.title = styles.title.contains(style) || style == "Title";
                         }
                     }
-                }
-                "numPr" if in_ppr => {
-                    if let Some(p) = asm.paras.last_mut() {
-                        p.prefix = "- ";
+                    "outlineLvl" if in_ppr => {
+                        let level = event.attr("val").and_then(|v| v.parse::<u8>().ok());
+                        if let (Some(l), Some(p)) = (level, asm.paras.last_mut()) {
+                            if l < 9 {
+                                p.level = Some(l + 1);
+                            }
+                        }
+                    }
+                    "numPr" if in_ppr => {
+                        if let Some(p) = asm.paras.last_mut() {
+                            p.prefix = "- ";
+                        }
+                    }
+                    "t" => in_text = true,
+                    "tab" if !in_ppr => asm.push_text("\t"),
+                    "br" | "cr" if !in_ppr => asm.push_text("\n"),
+                    "noBreakHyphen" => asm.push_text("-"),
+                    "tbl" => asm.start_table(),
+                    "tr" => asm.start_row(1),
+                    "tc" => asm.start_cell(1),
+                    _ => {}
+                },
+                XmlEvent::End { name } => match name.as_str() {
+                    "p" => asm.end_para(),
+                    "pPr" => in_ppr = false,
+                    "t" => in_text = false,
+                    "tbl" => asm.end_table(),
+                    "tr" => asm.end_row(),
+                    "tc" => asm.end_cell(),
+                    _ => {}
+                },
+                XmlEvent::Text(t) => {
+                    if in_text {
+                        asm.push_text(t);
                     }
                 }
-                "t" => in_text = true,
-                "tab" if !in_ppr => asm.push_text("\t"),
-                "br" | "cr" if !in_ppr => asm.push_text("\n"),
-                "noBreakHyphen" => asm.push_text("-"),
-                "tbl" => asm.start_table(),
-                "tr" => asm.start_row(1),
-                "tc" => asm.start_cell(1),
-                _ => {}
-            },
-            XmlEvent::End { name } => match name.as_str() {
-                "p" => asm.end_para(),
-                "pPr" => in_ppr = false,
-                "t" => in_text = false,
-                "tbl" => asm.end_table(),
-                "tr" => asm.end_row(),
-                "tc" => asm.end_cell(),
-                _ => {}
-            },
-            XmlEvent::Text(t) => {
-                if in_text {
-                    asm.push_text(t);
-                }
             }
-        }
-    })?;
+            budget.check(asm.produced())
+        },
+    )?;
+    if !found {
+        return Err(missing(path, "docx", "word/document.xml"));
+    }
     let title = core_title.or(asm.first_title.take());
-    Ok(LoadedDocument {
-        format: Format::Docx,
+    Ok(LoadedDocument::new(
+        Format::Docx,
         title,
-        page_count: None,
-        sections: asm.builder.finish(),
-        ocr_pages: Vec::new(),
-    })
+        asm.builder.finish(),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -544,27 +584,42 @@ fn odf_heading_level(styles: &HashMap<String, OdfStyle>, name: &str) -> Option<u
 
 /// Reads an OpenDocument content.xml; with `sheets`, every top-level table is a section
 /// named after the sheet.
-fn load_odf(path: &Path, bytes: &[u8], format: Format, sheets: bool) -> Result<LoadedDocument> {
+fn load_odf(
+    path: &Path,
+    bytes: &[u8],
+    format: Format,
+    sheets: bool,
+    budget: &Budget,
+) -> Result<LoadedDocument> {
     let name = format.name();
     let mut archive = xml::open_zip(path, name, bytes)?;
-    let content = xml::read_entry(&mut archive, path, name, "content.xml")?
-        .ok_or_else(|| missing(path, name, "content.xml"))?;
-    let title = xml::read_entry(&mut archive, path, name, "meta.xml")
-        .ok()
-        .flatten()
-        .and_then(|m| meta_title(path, name, &m));
+    let title = match xml::read_entry(&mut archive, path, name, "meta.xml", budget) {
+        Ok(meta) => meta.and_then(|m| meta_title(path, name, &m, budget)),
+        Err(e @ (Error::DocumentTimeout { .. } | Error::DocumentTooLarge { .. })) => return Err(e),
+        Err(_) => None,
+    };
     let mut styles: HashMap<String, OdfStyle> = HashMap::new();
-    if let Ok(Some(common)) = xml::read_entry(&mut archive, path, name, "styles.xml") {
-        let _ = xml::parse(path, name, &common, |event| {
-            record_odf_style(&event, &mut styles)
-        });
+    match xml::read_entry(&mut archive, path, name, "styles.xml", budget) {
+        Ok(Some(common)) => {
+            let parsed = xml::parse(path, name, &common, budget, |event| {
+                record_odf_style(&event, &mut styles);
+                Ok(())
+            });
+            if let Err(e @ (Error::DocumentTimeout { .. } | Error::DocumentTooLarge { .. })) =
+                parsed
+            {
+                return Err(e);
+            }
+        }
+        Err(e @ (Error::DocumentTimeout { .. } | Error::DocumentTooLarge { .. })) => return Err(e),
+        _ => {}
     }
 
     let mut asm = Assembler::new();
     let mut skip = Skip::default();
     let mut in_body = false;
     let mut pending_bullet = false;
-    xml::parse(path, name, &content, |event| {
+    let found = xml::parse_entry(&mut archive, path, name, "content.xml", budget, |event| {
         if let XmlEvent::Start { name, .. } = &event {
             if name == "body" {
                 in_body = true;
@@ -573,10 +628,10 @@ fn load_odf(path: &Path, bytes: &[u8], format: Format, sheets: bool) -> Result<L
         if !in_body {
             // Automatic styles come before the body.
             record_odf_style(&event, &mut styles);
-            return;
+            return Ok(());
         }
         if skip.inside(&event, odf_skipped) {
-            return;
+            return Ok(());
         }
         match &event {
             XmlEvent::Start { name, .. } => match name.as_str() {
@@ -638,24 +693,23 @@ fn load_odf(path: &Path, bytes: &[u8], format: Format, sheets: bool) -> Result<L
             },
             XmlEvent::Text(t) => asm.push_text(t),
         }
+        budget.check(asm.produced())
     })?;
-    Ok(LoadedDocument {
-        format,
-        title: title.or(asm.first_title.take()),
-        page_count: None,
-        sections: asm.builder.finish(),
-        ocr_pages: Vec::new(),
-    })
+    if !found {
+        return Err(missing(path, name, "content.xml"));
+    }
+    let title = title.or(asm.first_title.take());
+    Ok(LoadedDocument::new(format, title, asm.builder.finish()))
 }
 
 /// Loads an OpenDocument text: headings (text:h) start sections.
-pub(crate) fn load_odt(path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
-    load_odf(path, bytes, Format::Odt, false)
+pub(crate) fn load_odt(path: &Path, bytes: &[u8], budget: &Budget) -> Result<LoadedDocument> {
+    load_odf(path, bytes, Format::Odt, false, budget)
 }
 
 /// Loads an OpenDocument spreadsheet: a section per sheet, a line per row.
-pub(crate) fn load_ods(path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
-    load_odf(path, bytes, Format::Ods, true)
+pub(crate) fn load_ods(path: &Path, bytes: &[u8], budget: &Budget) -> Result<LoadedDocument> {
+    load_odf(path, bytes, Format::Ods, true, budget)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -703,17 +757,18 @@ fn percent_decode(s: &str) -> String {
 
 /// Loads an EPUB: the XHTML documents of the spine, in reading order, through the HTML
 /// loader; the title from the package metadata.
-pub(crate) fn load_epub(path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
+pub(crate) fn load_epub(path: &Path, bytes: &[u8], budget: &Budget) -> Result<LoadedDocument> {
     let mut archive = xml::open_zip(path, "epub", bytes)?;
-    let container = xml::read_entry(&mut archive, path, "epub", "META-INF/container.xml")?
+    let container = xml::read_entry(&mut archive, path, "epub", "META-INF/container.xml", budget)?
         .ok_or_else(|| missing(path, "epub", "META-INF/container.xml"))?;
     let mut opf_path = None;
-    xml::parse(path, "epub", &container, |event| {
+    xml::parse(path, "epub", &container, budget, |event| {
         if let XmlEvent::Start { name, .. } = &event {
             if name == "rootfile" && opf_path.is_none() {
                 opf_path = event.attr("full-path").map(str::to_string);
             }
         }
+        Ok(())
     })?;
     let opf_path = opf_path.ok_or_else(|| Error::CorruptDocument {
         path: path.to_path_buf(),
@@ -721,7 +776,7 @@ pub(crate) fn load_epub(path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
         reason: "META-INF/container.xml names no package document".into(),
         source: None,
     })?;
-    let opf = xml::read_entry(&mut archive, path, "epub", &opf_path)?
+    let opf = xml::read_entry(&mut archive, path, "epub", &opf_path, budget)?
         .ok_or_else(|| missing(path, "epub", &opf_path))?;
     let base = match opf_path.rfind('/') {
         Some(i) => opf_path[..i].to_string(),
@@ -733,31 +788,34 @@ pub(crate) fn load_epub(path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
     let mut title_text = String::new();
     let mut manifest: HashMap<String, (String, String)> = HashMap::new();
     let mut spine: Vec<String> = Vec::new();
-    xml::parse(path, "epub", &opf, |event| match &event {
-        XmlEvent::Start { name, .. } => match name.as_str() {
-            "title" if title.is_none() => in_title = true,
-            "item" => {
-                if let (Some(id), Some(href)) = (event.attr("id"), event.attr("href")) {
-                    let media = event.attr("media-type").unwrap_or_default().to_string();
-                    manifest.insert(id.to_string(), (href.to_string(), media));
+    xml::parse(path, "epub", &opf, budget, |event| {
+        match &event {
+            XmlEvent::Start { name, .. } => match name.as_str() {
+                "title" if title.is_none() => in_title = true,
+                "item" => {
+                    if let (Some(id), Some(href)) = (event.attr("id"), event.attr("href")) {
+                        let media = event.attr("media-type").unwrap_or_default().to_string();
+                        manifest.insert(id.to_string(), (href.to_string(), media));
+                    }
+                }
+                "itemref" => {
+                    if let Some(idref) = event.attr("idref") {
+                        spine.push(idref.to_string());
+                    }
+                }
+                _ => {}
+            },
+            XmlEvent::End { name } if name == "title" && in_title => {
+                in_title = false;
+                let t = super::one_line(&title_text);
+                if !t.is_empty() {
+                    title = Some(t);
                 }
             }
-            "itemref" => {
-                if let Some(idref) = event.attr("idref") {
-                    spine.push(idref.to_string());
-                }
-            }
+            XmlEvent::Text(t) if in_title => title_text.push_str(t),
             _ => {}
-        },
-        XmlEvent::End { name } if name == "title" && in_title => {
-            in_title = false;
-            let t = super::one_line(&title_text);
-            if !t.is_empty() {
-                title = Some(t);
-            }
         }
-        XmlEvent::Text(t) if in_title => title_text.push_str(t),
-        _ => {}
+        Ok(())
     })?;
 
     let mut entries: Vec<String> = spine
@@ -777,24 +835,27 @@ pub(crate) fn load_epub(path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
             .collect();
     }
     let mut sections = Vec::new();
+    let mut notes = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for entry in entries {
         if !seen.insert(entry.clone()) {
             continue;
         }
-        let Some(html) = xml::read_entry_bytes(&mut archive, path, "epub", &entry)? else {
+        let Some(html) = xml::read_entry_bytes(&mut archive, path, "epub", &entry, budget)? else {
             continue;
         };
-        let (_, mut chapter) = super::html::extract(&html);
-        sections.append(&mut chapter);
+        let mut chapter = super::html::extract(&html, budget)?;
+        budget.commit(chapter.sections.iter().map(|s| s.text.len()).sum());
+        sections.append(&mut chapter.sections);
+        for note in chapter.notes {
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
     }
-    Ok(LoadedDocument {
-        format: Format::Epub,
-        title,
-        page_count: None,
-        sections,
-        ocr_pages: Vec::new(),
-    })
+    let mut doc = LoadedDocument::new(Format::Epub, title, sections);
+    doc.notes = notes;
+    Ok(doc)
 }
 
 #[cfg(test)]

@@ -4,16 +4,69 @@
 //! [`PageCollector`] turns the glyphs of a page into lines and words. Words are split where
 //! the gap between two glyphs is wider than a fraction of the font size, and lines where the
 //! baseline moves, which follows poppler's `pdftotext` closely. pdf-extract may panic on
-//! unusual files: each call is isolated with `catch_unwind`, first for the whole document,
-//! then page by page, so one bad page costs only that page.
+//! unusual files: each call is isolated with `catch_unwind` ([`quietly`], which also keeps
+//! the panic from being printed), first for the whole document, then page by page, so one
+//! bad page costs only that page. A page whose text cannot be extracted is read by OCR
+//! instead, and a [`LoadNote`] says so.
+//!
+//! The collector checks the document's [`Budget`] for every glyph: past the text limit or
+//! the deadline it stops pdf-extract with an error.
 
+use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::Once;
 
 use pdf_extract::{Document, MediaBox, Object, OutputDev, OutputError, Transform};
 
-use super::{ocr, Format, LoadOptions, LoadedDocument, Section};
+use super::{ocr, Budget, Format, LoadNote, LoadOptions, LoadedDocument, NoteKind, Section};
 use crate::error::{Error, Result};
+
+thread_local! {
+    /// How many [`quietly`] calls are running on this thread.
+    static QUIET: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Installs (once per process) a panic hook that stays silent while [`quietly`] runs on the
+/// panicking thread and hands every other panic to the hook that was there before.
+fn install_quiet_hook() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let quiet = QUIET.try_with(Cell::get).unwrap_or(0) > 0;
+            if quiet {
+                tracing::debug!("PDF parser panicked (caught): {info}");
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs `f` (a call into lopdf or pdf-extract), catching a panic without printing it.
+/// Panics elsewhere, on other threads or outside such calls, are printed as usual.
+fn quietly<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    install_quiet_hook();
+    QUIET.with(|q| q.set(q.get() + 1));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(q.get().saturating_sub(1)));
+    result
+}
+
+/// The message of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown error".into())
+}
+
+/// Text budget charged for each glyph of the page being collected (glyphs are kept until
+/// the page ends, and cost more memory than their text).
+const GLYPH_COST: usize = 32;
 
 /// Gap between glyphs, as a fraction of the font size, above which a space is inserted.
 const WORD_GAP: f64 = 0.15;
@@ -34,15 +87,45 @@ struct Glyph {
     text: String,
 }
 
-/// Collects glyphs page by page.
-#[derive(Default)]
-struct PageCollector {
-    pages: Vec<(u32, Vec<Glyph>)>,
+/// Collects glyphs page by page and lays each page out when it ends, within the budget.
+struct PageCollector<'b> {
+    /// (page number, text) of the finished pages.
+    pages: Vec<(u32, String)>,
     current: Vec<Glyph>,
     page_num: u32,
+    budget: &'b Budget,
+    /// Text of the finished pages, plus what earlier collectors produced.
+    text_bytes: usize,
+    /// The budget error that stopped pdf-extract, if one did.
+    stopped: Option<Error>,
 }
 
-impl OutputDev for PageCollector {
+impl<'b> PageCollector<'b> {
+    fn new(budget: &'b Budget, text_bytes: usize) -> Self {
+        PageCollector {
+            pages: Vec::new(),
+            current: Vec::new(),
+            page_num: 0,
+            budget,
+            text_bytes,
+            stopped: None,
+        }
+    }
+
+    /// Checks the budget; on failure keeps the reason and stops pdf-extract.
+    fn charge(&mut self) -> Result<(), OutputError> {
+        let pending = self.current.len().saturating_mul(GLYPH_COST);
+        match self.budget.check(self.text_bytes.saturating_add(pending)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.stopped = Some(e);
+                Err(OutputError::FormatError(std::fmt::Error))
+            }
+        }
+    }
+}
+
+impl OutputDev for PageCollector<'_> {
     fn begin_page(
         &mut self,
         page_num: u32,
@@ -51,13 +134,19 @@ impl OutputDev for PageCollector {
     ) -> Result<(), OutputError> {
         self.current.clear();
         self.page_num = page_num;
+        if let Err(e) = self.budget.check_time() {
+            self.stopped = Some(e);
+            return Err(OutputError::FormatError(std::fmt::Error));
+        }
         Ok(())
     }
 
     fn end_page(&mut self) -> Result<(), OutputError> {
         let glyphs = std::mem::take(&mut self.current);
-        self.pages.push((self.page_num, glyphs));
-        Ok(())
+        let text = layout(&glyphs);
+        self.text_bytes += text.len();
+        self.pages.push((self.page_num, text));
+        self.charge()
     }
 
     fn output_character(
@@ -101,7 +190,7 @@ impl OutputDev for PageCollector {
             size: if size > 0.0 { size } else { 1.0 },
             text: char.to_string(),
         });
-        Ok(())
+        self.charge()
     }
 
     fn begin_word(&mut self) -> Result<(), OutputError> {
@@ -198,29 +287,40 @@ fn dehyphenate(text: &str) -> String {
     out
 }
 
-/// Loads a PDF: one section per page with text, OCR for pages without a text layer.
-pub(crate) fn load(path: &Path, bytes: &[u8], options: &LoadOptions) -> Result<LoadedDocument> {
+/// Loads a PDF: one section per page with text; OCR for pages without a text layer and for
+/// pages whose text cannot be extracted.
+pub(crate) fn load(
+    path: &Path,
+    bytes: &[u8],
+    options: &LoadOptions,
+    budget: &Budget,
+) -> Result<LoadedDocument> {
     let corrupt = |reason: String| Error::CorruptDocument {
         path: path.to_path_buf(),
         format: "pdf".into(),
         reason,
         source: None,
     };
-    let doc = match catch_unwind(AssertUnwindSafe(|| Document::load_mem(bytes))) {
+    let doc = match quietly(|| Document::load_mem(bytes)) {
         Ok(Ok(doc)) => doc,
         Ok(Err(e)) => return Err(Error::corrupt(path, "pdf", e)),
-        Err(_) => return Err(corrupt("the PDF parser failed on this file".into())),
+        Err(panic) => {
+            return Err(corrupt(format!(
+                "the PDF parser failed on this file ({})",
+                panic_message(panic.as_ref())
+            )))
+        }
     };
+    budget.check_time()?;
     let mut doc = doc;
     if doc.is_encrypted() {
         // Many PDFs are "encrypted" with an empty user password (printing restrictions).
-        let decrypted = catch_unwind(AssertUnwindSafe(|| doc.decrypt("")));
-        match decrypted {
+        match quietly(|| doc.decrypt("")) {
             Ok(Ok(())) => {}
             _ => return Err(corrupt("the PDF is encrypted with a password".into())),
         }
     }
-    let pages = match catch_unwind(AssertUnwindSafe(|| doc.get_pages())) {
+    let pages = match quietly(|| doc.get_pages()) {
         Ok(p) => p,
         Err(_) => return Err(corrupt("cannot read the page tree".into())),
     };
@@ -229,21 +329,24 @@ pub(crate) fn load(path: &Path, bytes: &[u8], options: &LoadOptions) -> Result<L
     }
     // Make the document safe for pdf-extract: panics are caught, but endless recursion
     // (a stack overflow) would abort the process.
-    let _ = catch_unwind(AssertUnwindSafe(|| {
+    let _ = quietly(|| {
         repair_to_unicode_cmaps(&mut doc);
         break_xobject_cycles(&mut doc);
         repair_page_tree(&mut doc, pages.values().copied());
-    }));
+    });
+    budget.check_time()?;
     let page_count = u32::try_from(pages.len()).unwrap_or(u32::MAX);
 
-    let texts = extract_pages(&doc, &pages);
+    let extraction = extract_pages(&doc, &pages, budget)?;
     let title = pdf_title(&doc);
 
     let mut sections = Vec::new();
-    let mut need_ocr = Vec::new();
-    let mut failed_pages = 0usize;
+    // Pages to OCR: scans (no text, images), and pages whose extraction failed.
+    let mut scanned = Vec::new();
+    let mut failed: BTreeMap<u32, String> = BTreeMap::new();
     for (&num, &id) in &pages {
-        match texts.get(&num) {
+        budget.check_time()?;
+        match extraction.texts.get(&num) {
             Some(text) => {
                 let text = super::clean_text(text);
                 if has_words(&text) {
@@ -253,45 +356,134 @@ pub(crate) fn load(path: &Path, bytes: &[u8], options: &LoadOptions) -> Result<L
                         text,
                     });
                 } else if page_has_images(&doc, id) {
-                    need_ocr.push(num);
+                    scanned.push(num);
                 }
             }
             None => {
-                failed_pages += 1;
-                if page_has_images(&doc, id) {
-                    need_ocr.push(num);
-                }
+                let reason = extraction
+                    .failures
+                    .get(&num)
+                    .cloned()
+                    .unwrap_or_else(|| "no output".into());
+                failed.insert(num, reason);
             }
         }
     }
 
+    let mut notes = Vec::new();
     let mut ocr_pages = Vec::new();
+    let mut need_ocr: Vec<u32> = scanned
+        .iter()
+        .copied()
+        .chain(failed.keys().copied())
+        .collect();
+    need_ocr.sort_unstable();
     if !need_ocr.is_empty() && options.ocr {
-        match ocr::ocr_pdf_pages(path, bytes, &need_ocr, options) {
+        match budget.paused(|| ocr::ocr_pdf_pages(path, bytes, &need_ocr, options)) {
             Ok(results) => {
-                for (num, text) in results {
-                    let text = super::clean_text(&text);
-                    ocr_pages.push(num);
-                    if !text.trim().is_empty() {
-                        sections.push(Section {
-                            page: Some(num),
-                            heading: None,
-                            text,
-                        });
+                let mut ocr_errors: Vec<(u32, Error)> = Vec::new();
+                for (num, result) in results {
+                    match result {
+                        Ok(text) => {
+                            let text = super::clean_text(&text);
+                            ocr_pages.push(num);
+                            if !text.trim().is_empty() {
+                                sections.push(Section {
+                                    page: Some(num),
+                                    heading: None,
+                                    text,
+                                });
+                            }
+                        }
+                        Err(e) => ocr_errors.push((num, e)),
                     }
                 }
                 sections.sort_by_key(|s| s.page);
+                let read_scans: Vec<u32> = scanned
+                    .iter()
+                    .copied()
+                    .filter(|p| ocr_pages.contains(p))
+                    .collect();
+                if !read_scans.is_empty() {
+                    notes.push(LoadNote {
+                        kind: NoteKind::OcrNoTextLayer,
+                        message: format!(
+                            "{} no text layer and {} read by OCR",
+                            has_pages(&read_scans),
+                            were(&read_scans)
+                        ),
+                        pages: read_scans,
+                    });
+                }
+                let read_failed: Vec<u32> = failed
+                    .keys()
+                    .copied()
+                    .filter(|p| ocr_pages.contains(p))
+                    .collect();
+                if !read_failed.is_empty() {
+                    notes.push(LoadNote {
+                        kind: NoteKind::OcrAfterExtractionFailed,
+                        message: format!(
+                            "{} read by OCR because the text could not be extracted ({})",
+                            pages_were(&read_failed),
+                            reasons(&failed, &read_failed)
+                        ),
+                        pages: read_failed,
+                    });
+                }
+                if !ocr_errors.is_empty() {
+                    if sections.is_empty() {
+                        if let Some((_, e)) = ocr_errors.into_iter().next() {
+                            return Err(e);
+                        }
+                    } else {
+                        let pages: Vec<u32> = ocr_errors.iter().map(|(p, _)| *p).collect();
+                        let first = ocr_errors
+                            .first()
+                            .map(|(_, e)| e.to_string())
+                            .unwrap_or_default();
+                        notes.push(LoadNote {
+                            kind: NoteKind::OcrFailed,
+                            message: format!(
+                                "OCR failed on {}, whose text is missing: {first}",
+                                super::describe_pages(&pages)
+                            ),
+                            pages,
+                        });
+                    }
+                }
             }
             // Without OCR tools a scanned document cannot be read at all; a document with
             // a few scanned pages still gives the text of the others.
             Err(e) if sections.is_empty() => return Err(e),
-            Err(_) => {}
+            Err(e) => notes.push(LoadNote {
+                kind: NoteKind::PagesSkipped,
+                message: format!(
+                    "{} skipped because they need OCR and it could not run: {e}",
+                    pages_were(&need_ocr)
+                ),
+                pages: need_ocr.clone(),
+            }),
         }
+    } else if !failed.is_empty() && !sections.is_empty() {
+        let pages: Vec<u32> = failed.keys().copied().collect();
+        notes.push(LoadNote {
+            kind: NoteKind::PagesSkipped,
+            message: format!(
+                "{} skipped: the text could not be extracted ({}) and OCR is disabled",
+                pages_were(&pages),
+                reasons(&failed, &pages)
+            ),
+            pages,
+        });
     }
 
     if sections.is_empty() {
-        let reason = if failed_pages == pages.len() {
-            return Err(corrupt("no page could be read".into()));
+        let reason = if failed.len() == pages.len() {
+            return Err(corrupt(format!(
+                "no page could be read ({})",
+                reasons(&failed, &failed.keys().copied().collect::<Vec<_>>())
+            )));
         } else if !need_ocr.is_empty() && !options.ocr {
             "the pages have no text layer and OCR is disabled".to_string()
         } else if !need_ocr.is_empty() {
@@ -304,53 +496,119 @@ pub(crate) fn load(path: &Path, bytes: &[u8], options: &LoadOptions) -> Result<L
             reason,
         });
     }
-    Ok(LoadedDocument {
-        format: Format::Pdf,
-        title,
-        page_count: Some(page_count),
-        sections,
-        ocr_pages,
-    })
+    let mut loaded = LoadedDocument::new(Format::Pdf, title, sections);
+    loaded.page_count = Some(page_count);
+    loaded.ocr_pages = ocr_pages;
+    loaded.notes = notes;
+    Ok(loaded)
 }
 
-/// Text of each page that could be extracted, by page number.
-fn extract_pages(
-    doc: &Document,
-    pages: &std::collections::BTreeMap<u32, pdf_extract::ObjectId>,
-) -> std::collections::BTreeMap<u32, String> {
-    let mut texts = std::collections::BTreeMap::new();
-    // Whole document in one pass (fonts are parsed once per page either way).
-    let mut collector = PageCollector::default();
-    let whole = catch_unwind(AssertUnwindSafe(|| {
-        pdf_extract::output_doc(doc, &mut collector)
-    }));
-    if let Ok(Ok(())) = whole {
-        for (num, glyphs) in &collector.pages {
-            texts.insert(*num, layout(glyphs));
-        }
-        if texts.len() == pages.len() {
-            return texts;
-        }
+/// "page 3 has" / "pages 1-3 have".
+fn has_pages(pages: &[u32]) -> String {
+    let verb = if pages.len() == 1 { "has" } else { "have" };
+    format!("{} {verb}", super::describe_pages(pages))
+}
+
+/// "was" / "were".
+fn were(pages: &[u32]) -> &'static str {
+    if pages.len() == 1 {
+        "was"
+    } else {
+        "were"
     }
-    // Something failed: page by page, keeping the pages that work.
-    texts.clear();
-    for &num in pages.keys() {
-        let mut collector = PageCollector::default();
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            pdf_extract::output_doc_page(doc, &mut collector, num)
-        }));
-        if let Ok(Ok(())) = result {
-            if let Some((_, glyphs)) = collector.pages.first() {
-                texts.insert(num, layout(glyphs));
+}
+
+/// "page 3 was" / "pages 1-3 were".
+fn pages_were(pages: &[u32]) -> String {
+    format!("{} {}", super::describe_pages(pages), were(pages))
+}
+
+/// The distinct failure reasons of `pages`, at most three.
+fn reasons(failures: &BTreeMap<u32, String>, pages: &[u32]) -> String {
+    let mut distinct: Vec<&str> = Vec::new();
+    for page in pages {
+        if let Some(reason) = failures.get(page) {
+            if !distinct.contains(&reason.as_str()) {
+                distinct.push(reason);
             }
         }
     }
-    texts
+    let more = distinct.len() > 3;
+    distinct.truncate(3);
+    let mut out = distinct.join("; ");
+    if more {
+        out.push_str("; ...");
+    }
+    out
+}
+
+/// Text of the pages that could be extracted, and why the others could not.
+struct Extraction {
+    texts: BTreeMap<u32, String>,
+    failures: BTreeMap<u32, String>,
+}
+
+/// Extracts the text of every page, within the budget: the whole document in one pass, or
+/// page by page when that fails (keeping the pages that work).
+fn extract_pages(
+    doc: &Document,
+    pages: &BTreeMap<u32, pdf_extract::ObjectId>,
+    budget: &Budget,
+) -> Result<Extraction> {
+    let mut texts = BTreeMap::new();
+    let mut failures = BTreeMap::new();
+    // Whole document in one pass (fonts are parsed once per page either way).
+    let mut collector = PageCollector::new(budget, 0);
+    let whole = quietly(|| pdf_extract::output_doc(doc, &mut collector));
+    if let Some(e) = collector.stopped.take() {
+        return Err(e);
+    }
+    if let Ok(Ok(())) = whole {
+        texts.extend(collector.pages);
+        if texts.len() == pages.len() {
+            return Ok(Extraction { texts, failures });
+        }
+    }
+    // Something failed: page by page.
+    texts.clear();
+    let mut text_bytes = 0usize;
+    for &num in pages.keys() {
+        budget.check_time()?;
+        let mut collector = PageCollector::new(budget, text_bytes);
+        let result = quietly(|| pdf_extract::output_doc_page(doc, &mut collector, num));
+        if let Some(e) = collector.stopped.take() {
+            return Err(e);
+        }
+        match result {
+            Ok(Ok(())) => match collector.pages.pop() {
+                Some((_, text)) => {
+                    text_bytes += text.len();
+                    texts.insert(num, text);
+                }
+                None => {
+                    failures.insert(num, "the page gave no output".to_string());
+                }
+            },
+            Ok(Err(e)) => {
+                failures.insert(num, format!("the text extractor failed: {e}"));
+            }
+            Err(panic) => {
+                failures.insert(
+                    num,
+                    format!(
+                        "the text extractor crashed: {}",
+                        panic_message(panic.as_ref())
+                    ),
+                );
+            }
+        }
+    }
+    Ok(Extraction { texts, failures })
 }
 
 /// Is this ToUnicode CMap one pdf-extract can use without panicking?
 fn cmap_usable(cmap: &[u8]) -> bool {
-    match catch_unwind(|| adobe_cmap_parser::get_unicode_map(cmap)) {
+    match quietly(|| adobe_cmap_parser::get_unicode_map(cmap)) {
         Ok(Ok(map)) => map.values().all(|v| v.len() % 2 == 0),
         _ => false,
     }
@@ -436,7 +694,7 @@ fn repair_to_unicode_cmaps(doc: &mut Document) {
         let Some(Object::Stream(stream)) = doc.objects.get_mut(&id) else {
             continue;
         };
-        let content = match catch_unwind(AssertUnwindSafe(|| stream.decompressed_content())) {
+        let content = match quietly(|| stream.decompressed_content()) {
             Ok(Ok(c)) => c,
             _ if stream.dict.get(b"Filter").is_err() => stream.content.clone(),
             _ => continue,
@@ -658,7 +916,7 @@ fn has_words(text: &str) -> bool {
 
 /// Does the page draw images (XObjects or inline images)? Only such pages are sent to OCR.
 fn page_has_images(doc: &Document, page_id: pdf_extract::ObjectId) -> bool {
-    let found = catch_unwind(AssertUnwindSafe(|| {
+    let found = quietly(|| {
         if let Ok((dict, inherited)) = doc.get_page_resources(page_id) {
             let mut dicts: Vec<&pdf_extract::Dictionary> = dict.into_iter().collect();
             for id in inherited {
@@ -685,13 +943,13 @@ fn page_has_images(doc: &Document, page_id: pdf_extract::ObjectId) -> bool {
                     .any(|w| w == b"BI\n" || w == b"BI " || w == b"BI\r")
             })
             .unwrap_or(false)
-    }));
+    });
     found.unwrap_or(false)
 }
 
 /// The document title from the Info dictionary, if it has a usable one.
 fn pdf_title(doc: &Document) -> Option<String> {
-    let title = catch_unwind(AssertUnwindSafe(|| {
+    let title = quietly(|| {
         let info = match doc.trailer.get(b"Info").ok()? {
             Object::Reference(id) => doc.get_dictionary(*id).ok()?,
             Object::Dictionary(d) => d,
@@ -705,7 +963,7 @@ fn pdf_title(doc: &Document) -> Option<String> {
             },
             _ => None,
         }
-    }))
+    })
     .ok()
     .flatten()?;
     let title = super::one_line(&title);
@@ -716,18 +974,14 @@ fn pdf_title(doc: &Document) -> Option<String> {
     }
 }
 
-/// A PDF text string: UTF-16BE with a BOM, UTF-8 with a BOM, else PDFDocEncoding (~Latin-1).
+/// A PDF text string: UTF-16BE or UTF-8 with a byte-order mark (encoding_rs), else
+/// PDFDocEncoding, read as Latin-1 (they differ only in a few rarely used positions).
 fn decode_pdf_string(bytes: &[u8]) -> String {
-    if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
-        let units = rest
-            .chunks_exact(2)
-            .map(|c| u16::from_be_bytes([c[0], c[1]]));
-        return char::decode_utf16(units)
-            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
-            .collect();
+    if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
+        return encoding
+            .decode_without_bom_handling(&bytes[bom_len..])
+            .0
+            .into_owned();
     }
-    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        return String::from_utf8_lossy(rest).into_owned();
-    }
-    bytes.iter().map(|&b| b as char).collect()
+    bytes.iter().map(|&b| char::from(b)).collect()
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{Format, LoadedDocument, Section};
+use super::{Budget, Format, LoadedDocument, Section};
 use crate::error::{Error, Result};
 
 /// Picks the delimiter: tab for `.tsv`, else the most frequent of `,`, `;`, tab and `|`
@@ -39,8 +39,9 @@ fn delimiter(path: &Path, text: &str) -> u8 {
 
 /// Loads CSV or TSV: the first row names the columns, every other row becomes one line
 /// `column: value; column: value` (empty values left out), so each row reads on its own.
-pub(crate) fn load_csv(path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
-    let text = super::decode_text(bytes);
+pub(crate) fn load_csv(path: &Path, bytes: &[u8], budget: &Budget) -> Result<LoadedDocument> {
+    let decoded = super::decode::decode(bytes, None);
+    let text = decoded.text;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -49,6 +50,7 @@ pub(crate) fn load_csv(path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
     let mut headers: Vec<String> = Vec::new();
     let mut out = String::new();
     for (i, record) in reader.records().enumerate() {
+        budget.check(out.len())?;
         let record = record.map_err(|e| Error::corrupt(path, "csv", e))?;
         if i == 0 {
             headers = record.iter().map(super::one_line).collect();
@@ -75,26 +77,33 @@ pub(crate) fn load_csv(path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
     if out.trim().is_empty() && !headers.is_empty() {
         out = headers.join("; ");
     }
-    Ok(LoadedDocument {
-        format: Format::Csv,
-        title: None,
-        page_count: None,
-        sections: vec![Section {
-            page: None,
-            heading: None,
-            text: super::clean_text(&out),
-        }],
-        ocr_pages: Vec::new(),
-    })
+    budget.check(out.len())?;
+    let section = Section {
+        page: None,
+        heading: None,
+        text: super::clean_text(&out),
+    };
+    let mut doc = LoadedDocument::new(Format::Csv, None, vec![section]);
+    doc.notes.extend(super::charset_note(decoded.charset));
+    Ok(doc)
 }
 
 /// Writes `value` as `path: value` lines; empty strings, nulls and empty containers are
-/// left out. A blank line separates the items of an array of objects.
-fn flatten(value: &serde_json::Value, path: &str, out: &mut String, depth: usize) {
+/// left out. A blank line separates the items of an array of objects. Stops with the budget's
+/// error when the text grows over its limit (key paths repeat on every line, so the text can
+/// be much larger than the JSON).
+fn flatten(
+    value: &serde_json::Value,
+    path: &str,
+    out: &mut String,
+    depth: usize,
+    budget: &Budget,
+) -> Result<()> {
     use serde_json::Value;
     if depth > 128 {
-        return;
+        return Ok(());
     }
+    budget.check(out.len())?;
     let scalar = |out: &mut String, text: &str| {
         if path.is_empty() {
             out.push_str(text);
@@ -119,7 +128,7 @@ fn flatten(value: &serde_json::Value, path: &str, out: &mut String, depth: usize
             for (i, item) in items.iter().enumerate() {
                 let child = format!("{path}[{i}]");
                 let is_record = item.is_object();
-                flatten(item, &child, out, depth + 1);
+                flatten(item, &child, out, depth + 1, budget)?;
                 if is_record && !out.ends_with("\n\n") {
                     out.push('\n');
                 }
@@ -132,14 +141,15 @@ fn flatten(value: &serde_json::Value, path: &str, out: &mut String, depth: usize
                 } else {
                     format!("{path}.{key}")
                 };
-                flatten(item, &child, out, depth + 1);
+                flatten(item, &child, out, depth + 1, budget)?;
             }
         }
     }
+    Ok(())
 }
 
 /// Loads JSON as `path.to.key: value` lines; the title from a top-level `title` or `name`.
-pub(crate) fn load_json(path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
+pub(crate) fn load_json(path: &Path, bytes: &[u8], budget: &Budget) -> Result<LoadedDocument> {
     let text = super::decode_text(bytes);
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| Error::corrupt(path, "json", e))?;
@@ -147,18 +157,14 @@ pub(crate) fn load_json(path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
         .iter()
         .find_map(|k| value.get(k).and_then(|v| v.as_str()).map(str::to_string));
     let mut out = String::new();
-    flatten(&value, "", &mut out, 0);
-    Ok(LoadedDocument {
-        format: Format::Json,
-        title,
-        page_count: None,
-        sections: vec![Section {
-            page: None,
-            heading: None,
-            text: super::clean_text(&out),
-        }],
-        ocr_pages: Vec::new(),
-    })
+    flatten(&value, "", &mut out, 0, budget)?;
+    budget.check(out.len())?;
+    let section = Section {
+        page: None,
+        heading: None,
+        text: super::clean_text(&out),
+    };
+    Ok(LoadedDocument::new(Format::Json, title, vec![section]))
 }
 
 #[cfg(test)]
@@ -168,7 +174,12 @@ mod tests {
     #[test]
     fn csv_rows_are_self_describing() {
         let csv = b"id,name,notes\n1,\"Smith, J\",\n2,Doe,\"two\nlines\"\n";
-        let doc = load_csv(Path::new("a.csv"), csv).unwrap();
+        let doc = load_csv(
+            Path::new("a.csv"),
+            csv,
+            &Budget::unlimited(Path::new("a.csv")),
+        )
+        .unwrap();
         assert_eq!(
             doc.sections[0].text,
             "id: 1; name: Smith, J\nid: 2; name: Doe; notes: two lines"
@@ -178,7 +189,12 @@ mod tests {
     #[test]
     fn json_paths() {
         let json = br#"{"name": "X", "items": [{"a": 1, "b": ""}, {"a": true}], "n": null}"#;
-        let doc = load_json(Path::new("a.json"), json).unwrap();
+        let doc = load_json(
+            Path::new("a.json"),
+            json,
+            &Budget::unlimited(Path::new("a.json")),
+        )
+        .unwrap();
         assert_eq!(doc.title.as_deref(), Some("X"));
         // Key order depends on serde_json's `preserve_order` feature.
         let text = &doc.sections[0].text;

@@ -1,133 +1,104 @@
-//! Text formats kept as written: Markdown (sections at ATX and setext headings),
-//! reStructuredText (sections at underlined titles) and plain text (one section).
+//! Text formats kept as written: Markdown (sections at ATX and setext headings, found by
+//! pulldown-cmark), reStructuredText (sections at underlined titles) and plain text (one
+//! section, or sections at underlined titles).
 
 use std::path::Path;
 
-use super::{Format, LoadedDocument, SectionBuilder};
+use pulldown_cmark::{Event, HeadingLevel, MetadataBlockKind, Options, Parser, Tag, TagEnd};
+
+use super::{Budget, Format, LoadedDocument, SectionBuilder};
 use crate::error::Result;
 
-/// An ATX heading (`## Title ##`): its level and text.
-fn atx_heading(line: &str) -> Option<(usize, &str)> {
-    let indent = line.len() - line.trim_start_matches(' ').len();
-    if indent > 3 {
-        return None;
-    }
-    let rest = &line[indent..];
-    let level = rest.len() - rest.trim_start_matches('#').len();
-    if !(1..=6).contains(&level) {
-        return None;
-    }
-    let after = &rest[level..];
-    if !after.is_empty() && !after.starts_with([' ', '\t']) {
-        return None;
-    }
-    let text = after.trim();
-    // Closing hashes: "## Title ##".
-    let without_closing = text.trim_end_matches('#');
-    let text = if without_closing.is_empty() || without_closing.ends_with([' ', '\t']) {
-        without_closing.trim_end()
-    } else {
-        text
-    };
-    Some((level, text))
-}
-
-/// A code fence opener or closer: the fence character and its length.
-fn fence(line: &str) -> Option<(char, usize)> {
-    let trimmed = line.trim_start_matches(' ');
-    if line.len() - trimmed.len() > 3 {
-        return None;
-    }
-    let c = trimmed.chars().next()?;
-    if c != '`' && c != '~' {
-        return None;
-    }
-    let n = trimmed.len() - trimmed.trim_start_matches(c).len();
-    (n >= 3).then_some((c, n))
-}
-
-/// A setext underline: level 1 for `===`, 2 for `---`.
-fn setext_level(line: &str) -> Option<usize> {
-    let t = line.trim();
-    if t.len() >= 3 && t.chars().all(|c| c == '=') {
-        Some(1)
-    } else if t.len() >= 3 && t.chars().all(|c| c == '-') {
-        Some(2)
-    } else {
-        None
-    }
-}
-
-/// YAML front matter (`---` ... `---` at the very top): its `title:` value.
-fn front_matter_title(lines: &[&str]) -> (Option<String>, usize) {
-    if lines.first().map(|l| l.trim_end()) != Some("---") {
-        return (None, 0);
-    }
-    for (i, line) in lines.iter().enumerate().skip(1).take(200) {
-        let t = line.trim_end();
-        if t == "---" || t == "..." {
-            let title = lines[1..i].iter().find_map(|l| {
-                l.strip_prefix("title:")
-                    .map(|v| v.trim().trim_matches(['"', '\'']).to_string())
-            });
-            return (title.filter(|t| !t.is_empty()), i + 1);
-        }
-    }
-    (None, 0)
-}
-
 /// Loads Markdown: the source as written, split into sections at headings.
-pub(crate) fn load_markdown(_path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
-    let source = super::decode_text(bytes);
-    let lines: Vec<&str> = source.lines().collect();
-    let (mut title, body_start) = front_matter_title(&lines);
-    let mut builder = SectionBuilder::new();
-    let mut open_fence: Option<(char, usize)> = None;
-    let mut i = body_start;
-    while i < lines.len() {
-        let line = lines[i];
-        if let Some((c, n)) = open_fence {
-            if fence(line).is_some_and(|(c2, n2)| c2 == c && n2 >= n)
-                && line.trim().chars().all(|x| x == c)
-            {
-                open_fence = None;
+///
+/// pulldown-cmark finds the headings (ATX and setext, outside code blocks, block quotes and
+/// lists) and the YAML front matter, whose `title:` is the title; otherwise the first level-1
+/// heading is. The front matter is left out of the text.
+pub(crate) fn load_markdown(_path: &Path, bytes: &[u8], budget: &Budget) -> Result<LoadedDocument> {
+    let decoded = super::decode::decode(bytes, None);
+    let source = decoded.text.as_str();
+    budget.check_text(source.len())?;
+    let options = Options::ENABLE_YAML_STYLE_METADATA_BLOCKS
+        | Options::ENABLE_TABLES
+        | Options::ENABLE_HEADING_ATTRIBUTES
+        | Options::ENABLE_FOOTNOTES;
+    // (offset where the heading's line starts, heading text); the front matter's range.
+    let mut headings: Vec<(usize, String)> = Vec::new();
+    let mut front_matter: Option<std::ops::Range<usize>> = None;
+    let mut front_title: Option<String> = None;
+    let mut first_h1: Option<String> = None;
+    let mut containers = 0usize;
+    let mut in_heading: Option<(usize, HeadingLevel, String)> = None;
+    let mut in_metadata = false;
+    for (event, range) in Parser::new_ext(source, options).into_offset_iter() {
+        budget.check(0)?;
+        match event {
+            Event::Start(Tag::BlockQuote(_) | Tag::List(_) | Tag::FootnoteDefinition(_)) => {
+                containers += 1
             }
-        } else if let Some(f) = fence(line) {
-            open_fence = Some(f);
-        } else if let Some((level, text)) = atx_heading(line) {
-            if level == 1 && title.is_none() && !text.is_empty() {
-                title = Some(text.to_string());
+            Event::End(TagEnd::BlockQuote(_) | TagEnd::List(_) | TagEnd::FootnoteDefinition) => {
+                containers = containers.saturating_sub(1)
             }
-            builder.start_section(Some(text.to_string()), None);
-        } else if !line.trim().is_empty()
-            && !line.starts_with([' ', '\t', '>', '-', '*', '+', '|'])
-            && i + 1 < lines.len()
-            && (i == body_start || lines[i - 1].trim().is_empty())
-        {
-            if let Some(level) = setext_level(lines[i + 1]) {
-                if level == 1 && title.is_none() {
-                    title = Some(line.trim().to_string());
+            Event::Start(Tag::Heading { level, .. }) if containers == 0 => {
+                let line_start = source[..range.start].rfind('\n').map_or(0, |i| i + 1);
+                in_heading = Some((line_start, level, String::new()));
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                if let Some((start, level, text)) = in_heading.take() {
+                    let text = super::one_line(&text);
+                    if level == HeadingLevel::H1 && first_h1.is_none() && !text.is_empty() {
+                        first_h1 = Some(text.clone());
+                    }
+                    headings.push((start, text));
                 }
-                builder.start_section(Some(line.trim().to_string()), None);
-                builder.push_str(line);
-                builder.push_str("\n");
-                builder.push_str(lines[i + 1]);
-                builder.push_str("\n");
-                i += 2;
-                continue;
             }
+            Event::Start(Tag::MetadataBlock(MetadataBlockKind::YamlStyle)) => {
+                in_metadata = true;
+                front_matter = Some(range);
+            }
+            Event::End(TagEnd::MetadataBlock(_)) => in_metadata = false,
+            Event::Text(text) if in_metadata => {
+                front_title = front_title.or_else(|| yaml_title(&text));
+            }
+            Event::Text(text) | Event::Code(text) => {
+                if let Some((_, _, heading)) = in_heading.as_mut() {
+                    heading.push_str(&text);
+                }
+            }
+            Event::SoftBreak | Event::HardBreak => {
+                if let Some((_, _, heading)) = in_heading.as_mut() {
+                    heading.push(' ');
+                }
+            }
+            _ => {}
         }
-        builder.push_str(line);
-        builder.push_str("\n");
-        i += 1;
     }
-    Ok(LoadedDocument {
-        format: Format::Markdown,
-        title,
-        page_count: None,
-        sections: builder.finish(),
-        ocr_pages: Vec::new(),
-    })
+    let mut builder = SectionBuilder::new();
+    let mut pos = 0usize;
+    if let Some(range) = &front_matter {
+        builder.push_str(&source[..range.start]);
+        pos = range.end.min(source.len());
+    }
+    for (start, heading) in headings {
+        if start < pos {
+            continue;
+        }
+        builder.push_str(&source[pos..start]);
+        builder.start_section((!heading.is_empty()).then_some(heading), None);
+        pos = start;
+    }
+    builder.push_str(&source[pos..]);
+    let mut doc = LoadedDocument::new(Format::Markdown, front_title.or(first_h1), builder.finish());
+    doc.notes.extend(super::charset_note(decoded.charset));
+    Ok(doc)
+}
+
+/// The `title:` of YAML front matter (a top-level key, quotes removed).
+fn yaml_title(yaml: &str) -> Option<String> {
+    yaml.lines()
+        .find_map(|l| l.strip_prefix("title:"))
+        .map(|v| v.trim().trim_matches(['"', '\'']).to_string())
+        .filter(|t| !t.is_empty())
 }
 
 /// An RST adornment line: one punctuation character repeated (at least 3 times).
@@ -143,15 +114,22 @@ fn adornment(line: &str) -> Option<char> {
 /// Sections at reStructuredText titles: a text line underlined (and maybe overlined) with
 /// punctuation at least as long as the text. Used for plain text too, where the same
 /// convention is common. Returns the first title.
-fn split_underlined(source: &str, builder: &mut SectionBuilder) -> Option<String> {
+fn split_underlined(
+    source: &str,
+    builder: &mut SectionBuilder,
+    budget: &Budget,
+) -> Result<Option<String>> {
+    budget.check_text(source.len())?;
     let lines: Vec<&str> = source.lines().collect();
     // (first line of the heading, including an overline; its text)
     let mut headings: Vec<(usize, String)> = Vec::new();
     let mut i = 0;
     while i + 1 < lines.len() {
+        budget.check(0)?;
         let line = lines[i];
         let text = line.trim();
         let is_title_text = !text.is_empty()
+            && text.len() <= 480
             && !line.starts_with([' ', '\t'])
             && adornment(line).is_none()
             && text.chars().count() <= 120;
@@ -172,6 +150,7 @@ fn split_underlined(source: &str, builder: &mut SectionBuilder) -> Option<String
     let title = headings.first().map(|(_, t)| t.clone());
     let mut next = headings.into_iter().peekable();
     for (n, line) in lines.iter().enumerate() {
+        budget.check(0)?;
         if next.peek().is_some_and(|(start, _)| *start == n) {
             if let Some((_, text)) = next.next() {
                 builder.start_section(Some(text), None);
@@ -180,35 +159,27 @@ fn split_underlined(source: &str, builder: &mut SectionBuilder) -> Option<String
         builder.push_str(line);
         builder.push_str("\n");
     }
-    title
+    Ok(title)
 }
 
 /// Loads reStructuredText: the source as written, a section per title.
-pub(crate) fn load_rst(_path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
-    let source = super::decode_text(bytes);
+pub(crate) fn load_rst(_path: &Path, bytes: &[u8], budget: &Budget) -> Result<LoadedDocument> {
+    let decoded = super::decode::decode(bytes, None);
     let mut builder = SectionBuilder::new();
-    let title = split_underlined(&source, &mut builder);
-    Ok(LoadedDocument {
-        format: Format::Rst,
-        title,
-        page_count: None,
-        sections: builder.finish(),
-        ocr_pages: Vec::new(),
-    })
+    let title = split_underlined(&decoded.text, &mut builder, budget)?;
+    let mut doc = LoadedDocument::new(Format::Rst, title, builder.finish());
+    doc.notes.extend(super::charset_note(decoded.charset));
+    Ok(doc)
 }
 
 /// Loads plain text: sections at underlined titles when there are some, else one section.
-pub(crate) fn load_text(_path: &Path, bytes: &[u8]) -> Result<LoadedDocument> {
-    let source = super::decode_text(bytes);
+pub(crate) fn load_text(_path: &Path, bytes: &[u8], budget: &Budget) -> Result<LoadedDocument> {
+    let decoded = super::decode::decode(bytes, None);
     let mut builder = SectionBuilder::new();
-    let _ = split_underlined(&source, &mut builder);
-    Ok(LoadedDocument {
-        format: Format::Text,
-        title: None,
-        page_count: None,
-        sections: builder.finish(),
-        ocr_pages: Vec::new(),
-    })
+    let _ = split_underlined(&decoded.text, &mut builder, budget)?;
+    let mut doc = LoadedDocument::new(Format::Text, None, builder.finish());
+    doc.notes.extend(super::charset_note(decoded.charset));
+    Ok(doc)
 }
 
 #[cfg(test)]
@@ -218,7 +189,8 @@ mod tests {
     #[test]
     fn markdown_sections_skip_code_fences() {
         let md = b"# Title\n\nintro\n\n```sh\n# not a heading\n```\n\n## Part two\n\ntext\n";
-        let doc = load_markdown(Path::new("a.md"), md).unwrap();
+        let doc =
+            load_markdown(Path::new("a.md"), md, &Budget::unlimited(Path::new("a.md"))).unwrap();
         assert_eq!(doc.title.as_deref(), Some("Title"));
         assert_eq!(doc.sections.len(), 2);
         assert!(doc.sections[0].text.contains("# not a heading"));
@@ -229,10 +201,37 @@ mod tests {
     #[test]
     fn rst_sections_with_overlines() {
         let rst = b"=====\nTitle\n=====\n\nIntro.\n\nSub part\n--------\n\nBody.\n";
-        let doc = load_rst(Path::new("a.rst"), rst).unwrap();
+        let doc = load_rst(
+            Path::new("a.rst"),
+            rst,
+            &Budget::unlimited(Path::new("a.rst")),
+        )
+        .unwrap();
         assert_eq!(doc.title.as_deref(), Some("Title"));
         let headings: Vec<_> = doc.sections.iter().map(|s| s.heading.as_deref()).collect();
         assert_eq!(headings, vec![Some("Title"), Some("Sub part")]);
         assert_eq!(doc.sections[0].text, "=====\nTitle\n=====\n\nIntro.");
+    }
+
+    #[test]
+    fn markdown_front_matter_setext_and_containers() {
+        let md = "---\ntitle: \"From front matter\"\n---\n\nIntro\n\nSetext title\n============\n\nbody\n\n> # quoted, not a section\n\n- # listed, not a section\n\n~~~\n## fenced\n~~~\n\n## `code` heading {#anchor}\n\nend\n";
+        let path = Path::new("f.md");
+        let doc = load_markdown(path, md.as_bytes(), &Budget::unlimited(path)).unwrap();
+        assert_eq!(doc.title.as_deref(), Some("From front matter"));
+        let headings: Vec<_> = doc.sections.iter().map(|s| s.heading.as_deref()).collect();
+        assert_eq!(
+            headings,
+            vec![None, Some("Setext title"), Some("code heading")]
+        );
+        assert_eq!(doc.sections[0].text, "Intro");
+        assert!(doc.sections[1]
+            .text
+            .starts_with("Setext title\n============"));
+        assert!(doc.sections[1].text.contains("> # quoted"));
+        assert!(doc.sections[1].text.contains("## fenced"));
+        assert!(doc.sections[2]
+            .text
+            .starts_with("## `code` heading {#anchor}"));
     }
 }
