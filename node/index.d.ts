@@ -58,8 +58,11 @@ export declare class Assistant {
   /**
    * Ingests files, folders (recursively) and glob patterns. Unchanged files are skipped
    * cheaply; per-file failures are in the report (`files[i].error.code`), not a rejection.
+   *
+   * Aborting `signal` stops the run cleanly: the document being embedded is finished and
+   * committed, the rest is not read, and the promise rejects with `code` `cancelled`.
    */
-  ingest(paths: string | Array<string>): Promise<IngestReport>
+  ingest(paths: string | Array<string>, signal?: AbortSignal | undefined | null): Promise<IngestReport>
   /**
    * Ingests one uploaded document given as bytes; `name` is a display name and format hint,
    * never a path.
@@ -167,13 +170,18 @@ export interface AssistantOptions {
    */
   modelDir?: string
   /**
+   * Embedding model id recorded in the index (a fastembed model code when downloaded).
+   * Default: the core's, `sentence-transformers/all-MiniLM-L6-v2`.
+   */
+  embeddingModel?: string
+  /**
    * Path of `libonnxruntime.so` (>= 1.24). Default: `ORT_DYLIB_PATH`, else the library of
    * the `onnxruntime-node` package (found by the package's loader).
    */
   onnxRuntime?: string
   /** Passages retrieved by default (`search` without `k`, `ask`). Default 5. */
   topK?: number
-  /** Largest chunk, in embedding-model tokens. Default 256. */
+  /** Largest chunk, in embedding-model tokens. Default: the core's `chunking.max_tokens`. */
   chunkTokens?: number
   /** Tokens shared by neighbouring chunks. Default 32. */
   chunkOverlap?: number

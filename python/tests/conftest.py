@@ -19,10 +19,18 @@ MAN = CORPUS / "debdocs" / "man" / "openssh"
 BASE_DOCS = [MAN / "scp.1", MAN / "ssh-add.1", MAN / "ssh-copy-id.1"]
 
 
+def require(condition: bool, what: str) -> None:
+    """Fails (never skips) when something a test needs is missing, naming how to get it."""
+    if not condition:
+        pytest.fail(f"missing test prerequisite: {what}", pytrace=False)
+
+
 def model_dir() -> str:
-    value = os.environ.get("ITASSIST_MODEL_DIR")
-    if not value or not Path(value, "model.onnx").exists():
-        pytest.skip("ITASSIST_MODEL_DIR is not set: run `bash scripts/provision-models.sh`")
+    value = os.environ.get("ITASSIST_MODEL_DIR", "")
+    require(
+        bool(value) and Path(value, "model.onnx").exists(),
+        "ITASSIST_MODEL_DIR must name the local embedding model: run `bash scripts/provision-models.sh`",
+    )
     return value
 
 
@@ -35,8 +43,7 @@ def closed_port() -> int:
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    if not MAN.is_dir():
-        pytest.skip(f"the shared corpus is not at {CORPUS} (set ITASSIST_CORPUS)")
+    require(MAN.is_dir(), f"the shared test corpus at {CORPUS} (set ITASSIST_CORPUS)")
     return CORPUS
 
 

@@ -72,9 +72,16 @@ def test_ingest_bytes(fresh: itassist.Assistant) -> None:
     report = fresh.ingest_bytes("../../etc/ssh-keyscan.1", data)
     assert report.status == "added"
     assert report.document is not None
-    assert report.document.source == "upload:ssh-keyscan.1"
+    # The name is only a display name; the source key also holds the content hash, so an
+    # upload never replaces another because they share a name.
+    assert report.document.name == "ssh-keyscan.1"
+    assert report.document.source.startswith("upload:")
+    assert report.document.source.endswith("/ssh-keyscan.1")
     dup = fresh.ingest_bytes("copy.1", data)
-    assert dup.status == "duplicate" and dup.duplicate_of == "upload:ssh-keyscan.1"
+    assert dup.status == "duplicate" and dup.duplicate_of == report.document.source
+    other = fresh.ingest_bytes("dir/ssh-keyscan.1", data + b"\n.\\\" changed\n")
+    assert other.status == "added" and other.document is not None
+    assert other.document.id != report.document.id
 
 
 def test_search(assistant: itassist.Assistant) -> None:

@@ -22,10 +22,16 @@ import itassist
 SERVER = os.environ.get("LLAMA_SERVER", "")
 MODEL = os.environ.get("LLAMA_MODEL", "")
 
-pytestmark = pytest.mark.skipif(
-    not (SERVER and MODEL and Path(SERVER).exists() and Path(MODEL).exists()),
-    reason="LLAMA_SERVER/LLAMA_MODEL not set (scripts/provision-llama.sh)",
-)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _llama_server_is_provisioned() -> None:
+    from conftest import require
+
+    require(
+        bool(SERVER and MODEL) and Path(SERVER).exists() and Path(MODEL).exists(),
+        "LLAMA_SERVER and LLAMA_MODEL: run `bash scripts/provision-llama.sh`",
+    )
 
 
 @pytest.fixture(scope="module")

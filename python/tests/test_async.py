@@ -41,7 +41,7 @@ def test_every_async_method(corpus: Path, tmp_path: Path, docs_dir: Path) -> Non
         docs = await a.documents()
         assert len(docs) == 4
         doc = await a.document("scp.1")
-        assert doc.source == "upload:scp.1"
+        assert doc.name == "scp.1" and doc.source.endswith("/scp.1")
         stats = await a.stats()
         assert stats.documents == 4
         removed = await a.remove(doc)

@@ -19,14 +19,16 @@ def snippets() -> list[str]:
 
 
 def test_the_guide_has_snippets() -> None:
-    if not DOC.exists():
-        pytest.skip("docs/python.md is not next to the package")
+    from conftest import require
+
+    require(DOC.exists(), f"{DOC} (run the tests from a checkout)")
     assert len(snippets()) >= 4
 
 
 def test_snippets_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not DOC.exists():
-        pytest.skip("docs/python.md is not next to the package")
+    from conftest import require
+
+    require(DOC.exists(), f"{DOC} (run the tests from a checkout)")
     # The guide works in a folder with a `docs/` subfolder of documents.
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ITASSIST_MODEL_DIR", model_dir())

@@ -22,7 +22,11 @@ def _mypy_available() -> bool:
     return True
 
 
-pytestmark = pytest.mark.skipif(not _mypy_available(), reason="mypy is not installed")
+@pytest.fixture(autouse=True)
+def _mypy_is_installed() -> None:
+    from conftest import require
+
+    require(_mypy_available(), "mypy: `pip install mypy` in the test venv")
 
 
 def test_stubtest(tmp_path: Path) -> None:
@@ -40,8 +44,9 @@ def test_py_typed_is_shipped() -> None:
 
 def test_example_type_checks(tmp_path: Path) -> None:
     example = REPO / "examples" / "python" / "quickstart.py"
-    if not example.exists():
-        pytest.skip("examples/python is not next to the package")
+    from conftest import require
+
+    require(example.exists(), f"{example} (run the tests from a checkout)")
     copy = tmp_path / "quickstart.py"
     shutil.copy(example, copy)
     out = subprocess.run(

@@ -6,10 +6,14 @@
 //! a failure becomes an `Error` with the core's `code` (see [`crate::error`]).
 
 use std::future::Future;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Either, Float32Array, PromiseRaw, ToNapiValue, Uint8Array};
+use napi::bindgen_prelude::{
+    AbortSignal, Either, Float32Array, PromiseRaw, ToNapiValue, Uint8Array,
+};
 use napi::Env;
 use napi_derive::napi;
 
@@ -59,12 +63,12 @@ where
 
 /// The core configuration for `options`.
 fn config(options: AssistantOptions) -> itassist::Result<itassist::Config> {
-    if options.data_dir.trim().is_empty() {
-        return Err(error::invalid_input("dataDir is empty"));
-    }
     let mut config = itassist::Config::new(&options.data_dir);
     if let Some(dir) = options.model_dir {
         config.embedding.model_dir = Some(PathBuf::from(dir));
+    }
+    if let Some(model) = options.embedding_model {
+        config.embedding.model = model;
     }
     config.embedding.onnxruntime = options
         .onnx_runtime
@@ -95,14 +99,6 @@ fn config(options: AssistantOptions) -> itassist::Result<itassist::Config> {
         config.answer.connect_timeout_secs = secs;
     }
     Ok(config)
-}
-
-/// `k` as a count, rejecting 0.
-fn positive(k: u32, what: &str) -> itassist::Result<usize> {
-    if k == 0 {
-        return Err(error::invalid_input(format!("{what} must be at least 1")));
-    }
-    Ok(k as usize)
 }
 
 #[napi]
@@ -145,22 +141,39 @@ impl Assistant {
 
     /// Ingests files, folders (recursively) and glob patterns. Unchanged files are skipped
     /// cheaply; per-file failures are in the report (`files[i].error.code`), not a rejection.
-    #[napi]
+    ///
+    /// Aborting `signal` stops the run cleanly: the document being embedded is finished and
+    /// committed, the rest is not read, and the promise rejects with `code` `cancelled`.
+    #[napi(ts_args_type = "paths: string | Array<string>, signal?: AbortSignal | undefined | null")]
     pub fn ingest<'env>(
         &self,
         env: &'env Env,
         paths: Either<String, Vec<String>>,
+        signal: Option<AbortSignal>,
     ) -> napi::Result<PromiseRaw<'env, IngestReport>> {
         let inner = self.inner.clone();
         let paths = match paths {
             Either::A(one) => vec![one],
             Either::B(many) => many,
         };
+        let aborted = Arc::new(AtomicBool::new(false));
+        if let Some(signal) = signal {
+            let flag = aborted.clone();
+            signal.on_abort(move || flag.store(true, Ordering::Relaxed));
+        }
         blocking(env, move || {
-            if paths.is_empty() {
-                return Err(error::invalid_input("no paths to ingest"));
+            let stop_when_aborted = |_: &itassist::IngestEvent| {
+                if aborted.load(Ordering::Relaxed) {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            };
+            let report = inner.ingest_with_progress(&paths, &stop_when_aborted)?;
+            if report.cancelled {
+                return Err(itassist::Error::Cancelled);
             }
-            Ok(inner.ingest(&paths)?.into())
+            Ok(report.into())
         })
     }
 
@@ -190,7 +203,7 @@ impl Assistant {
         let inner = self.inner.clone();
         blocking(env, move || {
             let k = match k {
-                Some(k) => positive(k, "k")?,
+                Some(k) => k as usize,
                 None => inner.config().retrieval.top_k,
             };
             let passages = inner.search(&query, k)?;

@@ -24,12 +24,15 @@ pub struct AssistantOptions {
     /// Directory of the embedding model (`model.onnx`, `tokenizer.json`, ...). Default:
     /// `ITASSIST_MODEL_DIR`.
     pub model_dir: Option<String>,
+    /// Embedding model id recorded in the index (a fastembed model code when downloaded).
+    /// Default: the core's, `sentence-transformers/all-MiniLM-L6-v2`.
+    pub embedding_model: Option<String>,
     /// Path of `libonnxruntime.so` (>= 1.24). Default: `ORT_DYLIB_PATH`, else the library of
     /// the `onnxruntime-node` package (found by the package's loader).
     pub onnx_runtime: Option<String>,
     /// Passages retrieved by default (`search` without `k`, `ask`). Default 5.
     pub top_k: Option<u32>,
-    /// Largest chunk, in embedding-model tokens. Default 256.
+    /// Largest chunk, in embedding-model tokens. Default: the core's `chunking.max_tokens`.
     pub chunk_tokens: Option<u32>,
     /// Tokens shared by neighbouring chunks. Default 32.
     pub chunk_overlap: Option<u32>,

@@ -17,157 +17,6 @@ pyo3::create_exception!(
     "Base class of every itassist error; `.code` is the core's stable error code and `.message` its message."
 );
 
-/// One row of the mapping: core code, Python class name, extra built-in base, docstring.
-struct ErrorClass {
-    code: &'static str,
-    name: &'static str,
-    builtin: Option<&'static str>,
-    doc: &'static str,
-}
-
-/// The mapping from core error codes to exception classes (must cover `Error::CODES`; the
-/// Python tests check it does).
-const ERROR_CLASSES: &[ErrorClass] = &[
-    ErrorClass {
-        code: "unsupported_format",
-        name: "UnsupportedFormatError",
-        builtin: None,
-        doc: "The file's type is not one itassist can read.",
-    },
-    ErrorClass {
-        code: "corrupt_document",
-        name: "CorruptDocumentError",
-        builtin: None,
-        doc: "The file claims a supported format but cannot be parsed.",
-    },
-    ErrorClass {
-        code: "empty_document",
-        name: "EmptyDocumentError",
-        builtin: None,
-        doc: "The file parsed but holds no text to index.",
-    },
-    ErrorClass {
-        code: "ocr_unavailable",
-        name: "OcrUnavailableError",
-        builtin: None,
-        doc: "The file needs OCR but Tesseract (or pdftoppm) is not installed.",
-    },
-    ErrorClass {
-        code: "ocr_failed",
-        name: "OcrFailedError",
-        builtin: None,
-        doc: "OCR ran but failed.",
-    },
-    ErrorClass {
-        code: "path_not_found",
-        name: "PathNotFoundError",
-        builtin: Some("FileNotFoundError"),
-        doc: "A path given by the user does not exist.",
-    },
-    ErrorClass {
-        code: "io",
-        name: "IoError",
-        builtin: Some("OSError"),
-        doc: "An operating-system I/O error.",
-    },
-    ErrorClass {
-        code: "runtime_unavailable",
-        name: "RuntimeUnavailableError",
-        builtin: None,
-        doc: "ONNX Runtime could not be loaded.",
-    },
-    ErrorClass {
-        code: "embedding_model_unavailable",
-        name: "EmbeddingModelUnavailableError",
-        builtin: None,
-        doc: "The embedding model files could not be found or loaded.",
-    },
-    ErrorClass {
-        code: "embedding_failed",
-        name: "EmbeddingFailedError",
-        builtin: None,
-        doc: "Running the embedding model failed.",
-    },
-    ErrorClass {
-        code: "embedding_model_mismatch",
-        name: "EmbeddingModelMismatchError",
-        builtin: None,
-        doc: "The index was built with another embedding model.",
-    },
-    ErrorClass {
-        code: "index_locked",
-        name: "IndexLockedError",
-        builtin: None,
-        doc: "The index is locked by another process.",
-    },
-    ErrorClass {
-        code: "index_full",
-        name: "IndexFullError",
-        builtin: None,
-        doc: "The index reached its configured maximum size.",
-    },
-    ErrorClass {
-        code: "index_corrupt",
-        name: "IndexCorruptError",
-        builtin: None,
-        doc: "The index files are unreadable or of an incompatible version.",
-    },
-    ErrorClass {
-        code: "index_error",
-        name: "IndexStorageError",
-        builtin: None,
-        doc: "A storage-layer error (LMDB or the vector index).",
-    },
-    ErrorClass {
-        code: "document_not_found",
-        name: "DocumentNotFoundError",
-        builtin: Some("LookupError"),
-        doc: "No document with that id, path or name is in the index.",
-    },
-    ErrorClass {
-        code: "invalid_input",
-        name: "InvalidInputError",
-        builtin: Some("ValueError"),
-        doc: "An argument or configuration value is invalid.",
-    },
-    ErrorClass {
-        code: "ollama_unreachable",
-        name: "OllamaUnreachableError",
-        builtin: Some("ConnectionError"),
-        doc: "The Ollama (or OpenAI-compatible) server cannot be reached.",
-    },
-    ErrorClass {
-        code: "model_not_found",
-        name: "ModelNotFoundError",
-        builtin: Some("LookupError"),
-        doc: "The requested chat model is not pulled.",
-    },
-    ErrorClass {
-        code: "ollama_error",
-        name: "OllamaError",
-        builtin: None,
-        doc: "The model server answered with an error.",
-    },
-    ErrorClass {
-        code: "timeout",
-        name: "RequestTimeoutError",
-        builtin: Some("TimeoutError"),
-        doc: "A request to the model server took longer than allowed.",
-    },
-    ErrorClass {
-        code: "context_overflow",
-        name: "ContextOverflowError",
-        builtin: None,
-        doc: "The question and its context cannot fit into the model's context window.",
-    },
-    ErrorClass {
-        code: "cancelled",
-        name: "OperationCancelledError",
-        builtin: None,
-        doc: "The operation was cancelled.",
-    },
-];
-
 /// code -> exception class, filled when the module is imported.
 static CLASSES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 
@@ -180,18 +29,20 @@ pub fn register(py: Python<'_>, module: &Bound<'_, PyModule>) -> PyResult<()> {
     let builtins = py.import("builtins")?;
     let type_ = builtins.getattr("type")?;
     let by_code = PyDict::new(py);
-    for row in ERROR_CLASSES {
-        let bases = match row.builtin {
+    // One class per row of the core's error table: its name, its built-in base and its doc
+    // all come from `itassist::ErrorKind`, so a new kind in the core is a new class here.
+    for kind in itassist::ErrorKind::ALL {
+        let bases = match kind.python_base() {
             Some(b) => PyTuple::new(py, [base.as_any().clone(), builtins.getattr(b)?])?,
             None => PyTuple::new(py, [base.as_any().clone()])?,
         };
         let namespace = PyDict::new(py);
-        namespace.set_item("code", row.code)?;
-        namespace.set_item("__doc__", row.doc)?;
+        namespace.set_item("code", kind.code())?;
+        namespace.set_item("__doc__", kind.doc())?;
         namespace.set_item("__module__", "itassist")?;
-        let class = type_.call1((row.name, bases, namespace))?;
-        module.add(row.name, &class)?;
-        by_code.set_item(row.code, &class)?;
+        let class = type_.call1((kind.python_class(), bases, namespace))?;
+        module.add(kind.python_class(), &class)?;
+        by_code.set_item(kind.code(), &class)?;
     }
     module.add("ERROR_CLASSES", &by_code)?;
     let _ = CLASSES.set(py, by_code.unbind());
@@ -214,6 +65,19 @@ pub fn exception<'py>(py: Python<'py>, err: &itassist::Error) -> PyResult<Bound<
     let instance = class_for(py, code).call1((message.as_str(),))?;
     instance.setattr("code", code)?;
     instance.setattr("message", message)?;
+    // The structured details (path, model, token counts, limits) as attributes.
+    for (key, value) in err.details() {
+        let value: Bound<'py, PyAny> = match value {
+            serde_json::Value::String(text) => text.into_pyobject(py)?.into_any(),
+            serde_json::Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+            serde_json::Value::Number(n) => match n.as_u64() {
+                Some(whole) => whole.into_pyobject(py)?.into_any(),
+                None => n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
+            },
+            _ => continue,
+        };
+        instance.setattr(key.as_str(), value)?;
+    }
     Ok(instance)
 }
 

@@ -4,9 +4,16 @@
 //! Thin by design: every class wraps a core type, every method calls the core, errors map to
 //! one exception class per core error code. The Python package (`python/itassist`) adds the
 //! `AsyncAssistant` coroutine wrapper and finds ONNX Runtime in the `onnxruntime` package.
+//!
+//! Split like the Node binding: `assistant` (the class and its operations), `answer`
+//! (streamed answers), `types` (result classes and argument conversions), `error`
+//! (exceptions); plus `op` (how an operation runs blocking or as an awaitable, and the macro
+//! that makes both methods of each operation) and `runtime` (fork-safe tokio and rayon).
 
+mod answer;
 mod assistant;
 mod error;
+mod op;
 mod runtime;
 mod types;
 
@@ -54,8 +61,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ERROR_CODES", itassist::Error::CODES.to_vec())?;
     error::register(py, m)?;
     m.add_class::<assistant::Assistant>()?;
-    m.add_class::<assistant::AnswerStream>()?;
-    m.add_class::<assistant::AsyncAnswerStream>()?;
+    m.add_class::<answer::AnswerStream>()?;
+    m.add_class::<answer::AsyncAnswerStream>()?;
     m.add_class::<types::Passage>()?;
     m.add_class::<types::Document>()?;
     m.add_class::<types::FileReport>()?;

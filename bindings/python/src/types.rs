@@ -1,8 +1,14 @@
-//! Result classes: thin read-only wrappers over the core's types, with a `repr` that shows
-//! what matters and `to_dict()` (the core's own serde serialisation) for JSON services.
+//! The Python shapes of the core's types: the result classes (thin read-only wrappers over
+//! the core's types, with a `repr` that shows what matters and `to_dict()`, the core's own
+//! serde serialisation, for JSON services), and the conversions of method arguments and of
+//! vectors.
 
+use std::path::PathBuf;
+
+use numpy::{PyArray1, PyArrayMethods};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyString, PyTuple};
 
 use crate::error;
 
@@ -724,4 +730,65 @@ impl Answer {
             self.0.cited
         )
     }
+}
+
+// ----- arguments and vectors -----
+
+/// `str`, `os.PathLike` or a sequence of them.
+pub fn extract_paths(paths: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
+    if let Ok(one) = paths.extract::<PathBuf>() {
+        return Ok(vec![one]);
+    }
+    paths.extract::<Vec<PathBuf>>().map_err(|_| {
+        PyTypeError::new_err("paths must be a str, an os.PathLike, or a sequence of them")
+    })
+}
+
+/// `str` or a sequence of `str`.
+pub fn extract_texts(texts: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    if let Ok(one) = texts.cast::<PyString>() {
+        return Ok(vec![one.to_cow()?.into_owned()]);
+    }
+    texts
+        .extract::<Vec<String>>()
+        .map_err(|_| PyTypeError::new_err("texts must be a str or a sequence of str"))
+}
+
+/// A document selector: id (`int`), `Document`, path, `upload:NAME` or display name.
+pub fn extract_selector(doc: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(d) = doc.cast::<Document>() {
+        return Ok(d.get().0.id.to_string());
+    }
+    if let Ok(id) = doc.extract::<u64>() {
+        return Ok(id.to_string());
+    }
+    if let Ok(path) = doc.extract::<PathBuf>() {
+        return Ok(path.to_string_lossy().into_owned());
+    }
+    Err(PyTypeError::new_err(
+        "doc must be a Document, an id (int), a path, 'upload:NAME' or a document name",
+    ))
+}
+
+/// Vectors as a float32 array of shape `[n, dimensions]`.
+pub fn vectors_to_numpy(
+    py: Python<'_>,
+    vectors: Vec<Vec<f32>>,
+    dimensions: usize,
+) -> PyResult<Py<PyAny>> {
+    let rows = vectors.len();
+    let mut flat = Vec::with_capacity(rows * dimensions);
+    for v in vectors {
+        if v.len() != dimensions {
+            return Err(PyRuntimeError::new_err(format!(
+                "the embedder returned a vector of length {} instead of {dimensions}",
+                v.len()
+            )));
+        }
+        flat.extend_from_slice(&v);
+    }
+    Ok(PyArray1::from_vec(py, flat)
+        .reshape([rows, dimensions])?
+        .into_any()
+        .unbind())
 }

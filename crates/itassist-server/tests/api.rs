@@ -1326,10 +1326,20 @@ async fn the_shared_edge_cases_behave_as_in_every_other_door() {
         let raw = case["name"].as_str().unwrap();
         if raw.chars().any(char::is_control) {
             let form = Form::new()
-                .part("files", Part::bytes(b"x".to_vec()).file_name(raw.to_string()))
+                .part(
+                    "files",
+                    Part::bytes(b"x".to_vec()).file_name(raw.to_string()),
+                )
                 .percent_encode_noop();
-            let (status, body) =
-                json_of(server.post("/upload/").multipart(form).send().await.unwrap()).await;
+            let (status, body) = json_of(
+                server
+                    .post("/upload/")
+                    .multipart(form)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {body}");
             assert_error(&body, "invalid_input");
         }
@@ -1341,8 +1351,15 @@ async fn the_shared_edge_cases_behave_as_in_every_other_door() {
                     .file_name(file_name),
             )
             .percent_encode_noop();
-        let (status, body) =
-            json_of(server.post("/upload/").multipart(form).send().await.unwrap()).await;
+        let (status, body) = json_of(
+            server
+                .post("/upload/")
+                .multipart(form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{name}: {body}");
         let file = &body["files"][0];
         assert_eq!(file["status"], case["ok"]["status"], "{name}: {body}");

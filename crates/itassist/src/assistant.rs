@@ -183,7 +183,7 @@ impl Assistant {
         self.index.documents()
     }
 
-    /// Finds a document by id, source path, `upload:NAME`, or unique display name.
+    /// Finds a document by id, source (a path or `upload:HASH/NAME`), or unique display name.
     pub fn find_document(&self, selector: &str) -> Result<Document> {
         let not_found = || Error::DocumentNotFound {
             id: selector.to_string(),

@@ -3,7 +3,8 @@
 //! The postings live in the same LMDB environment as the chunks (see [`crate::index`]) and
 //! are written in the same transaction as their document, so the keyword index can never
 //! disagree with the stored chunks, even after a crash. This module holds the parts that do
-//! not touch storage: turning text into terms, and the BM25 formula.
+//! not touch storage: turning text into terms, and the BM25 formula; the postings and their
+//! on-disk encoding belong to the index.
 
 use std::collections::HashMap;
 
@@ -121,45 +122,6 @@ impl Analyzer {
     }
 }
 
-/// The key of one posting: the term, a 0 byte, and the chunk id (big-endian, so a term's
-/// postings are contiguous and ordered by chunk).
-pub fn posting_key(term: &str, chunk_id: u32) -> Vec<u8> {
-    let mut key = Vec::with_capacity(term.len() + 5);
-    key.extend_from_slice(term.as_bytes());
-    key.push(0);
-    key.extend_from_slice(&chunk_id.to_be_bytes());
-    key
-}
-
-/// The prefix of all postings of `term`.
-pub fn posting_prefix(term: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(term.len() + 1);
-    key.extend_from_slice(term.as_bytes());
-    key.push(0);
-    key
-}
-
-/// The chunk id at the end of a posting key.
-pub fn posting_chunk(key: &[u8]) -> Option<u32> {
-    let tail: [u8; 4] = key.get(key.len().checked_sub(4)?..)?.try_into().ok()?;
-    Some(u32::from_be_bytes(tail))
-}
-
-/// A posting's value: the term's frequency in the chunk and the chunk's length in terms.
-pub fn posting_value(tf: u32, len: u32) -> [u8; 8] {
-    let mut value = [0u8; 8];
-    value[..4].copy_from_slice(&tf.to_be_bytes());
-    value[4..].copy_from_slice(&len.to_be_bytes());
-    value
-}
-
-/// Reads a posting's value back.
-pub fn read_posting_value(value: &[u8]) -> Option<(u32, u32)> {
-    let tf = u32::from_be_bytes(value.get(..4)?.try_into().ok()?);
-    let len = u32::from_be_bytes(value.get(4..8)?.try_into().ok()?);
-    Some((tf, len))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,14 +137,6 @@ mod tests {
         assert!(terms.contains(&"key".to_string()));
         assert!(!terms.contains(&"the".to_string()));
         assert!(terms.contains(&"sshd_config".to_string()));
-    }
-
-    #[test]
-    fn posting_keys_round_trip() {
-        let key = posting_key("kernel", 77);
-        assert!(key.starts_with(&posting_prefix("kernel")));
-        assert_eq!(posting_chunk(&key), Some(77));
-        assert_eq!(read_posting_value(&posting_value(3, 120)), Some((3, 120)));
     }
 
     #[test]

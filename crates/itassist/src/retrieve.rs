@@ -18,7 +18,7 @@ pub struct Passage {
     pub chunk_id: u32,
     /// Document id in the index.
     pub document_id: u64,
-    /// The document's source (file path or `upload:NAME`).
+    /// The document's source (file path, or `upload:HASH/NAME` for uploaded bytes).
     pub source: String,
     /// The document's display name.
     pub name: String,

@@ -17,7 +17,7 @@ use crate::ingest::Format;
 pub struct Document {
     /// Stable id, unique in this index.
     pub id: u64,
-    /// The source: an absolute file path, or `upload:NAME` for uploaded bytes.
+    /// The source: an absolute file path, or `upload:HASH/NAME` for uploaded bytes (the first 16 hex digits of the content hash, then the cleaned name).
     pub source: String,
     /// A display name (file name or the uploaded name).
     pub name: String,

@@ -1,8 +1,10 @@
 //! The HTTP layer shared by both clients: timeouts, retries with backoff, and the mapping of
 //! transport failures and error statuses to [`Error`] variants the user can act on.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use tokio::time::Instant;
 
@@ -27,6 +29,30 @@ pub(crate) struct Http {
     pub retries: u32,
     pub backoff: Duration,
     pub api_key: Option<Secret>,
+}
+
+/// Why one attempt of a request failed.
+enum Failure {
+    /// No HTTP status: refused, reset, timed out.
+    Transport(reqwest::Error),
+    /// An error status, with the path asked for and the start of the body.
+    Status {
+        status: StatusCode,
+        path: String,
+        body: String,
+    },
+}
+
+impl Failure {
+    /// Whether another attempt may succeed: the server is failing (5xx) or busy (429).
+    fn retryable(&self) -> bool {
+        match self {
+            Failure::Transport(_) => false,
+            Failure::Status { status, .. } => {
+                status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS
+            }
+        }
+    }
 }
 
 /// A bearer token, never printed.
@@ -115,7 +141,7 @@ impl Http {
     }
 
     /// Sends a request (rebuilt by `build` for every attempt) until it gets a 2xx response,
-    /// retrying 5xx and 429 with exponential backoff, all before `deadline`.
+    /// retrying 5xx and 429 with exponential backoff (backon), all before `deadline`.
     /// `model` turns a 404 "model ... not found" into [`Error::ModelNotFound`].
     pub async fn send(
         &self,
@@ -131,33 +157,55 @@ impl Http {
         build: impl Fn() -> RequestBuilder,
         model: Option<&str>,
     ) -> Result<Response> {
-        let mut attempt: u32 = 0;
-        loop {
-            let response = build().send().await.map_err(|e| self.transport_error(e))?;
-            let status = response.status();
-            if status.is_success() {
-                return Ok(response);
+        let attempts = AtomicU32::new(0);
+        let attempt = || {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            let request = build();
+            async move {
+                let response = request.send().await.map_err(Failure::Transport)?;
+                let status = response.status();
+                if status.is_success() {
+                    return Ok(response);
+                }
+                let path = response.url().path().to_string();
+                let body = read_error_body(response).await;
+                Err(Failure::Status { status, path, body })
             }
-            let retryable = status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
-            let path = response.url().path().to_string();
-            let body = read_error_body(response).await;
-            if retryable && attempt < self.retries {
-                let delay = self
-                    .backoff
-                    .saturating_mul(2u32.saturating_pow(attempt))
-                    .min(MAX_BACKOFF);
-                tracing::debug!(
-                    status = status.as_u16(),
-                    attempt,
-                    ?delay,
-                    "model server error, retrying"
-                );
-                tokio::time::sleep(delay).await;
-                attempt += 1;
-                continue;
-            }
-            return Err(self.status_error(status.as_u16(), &body, &path, model, attempt + 1));
-        }
+        };
+        let outcome = attempt
+            .retry(self.retry_policy())
+            .when(Failure::retryable)
+            .notify(|failure, delay| {
+                if let Failure::Status { status, .. } = failure {
+                    tracing::debug!(
+                        status = status.as_u16(),
+                        attempt = attempts.load(Ordering::Relaxed),
+                        ?delay,
+                        "model server error, retrying"
+                    );
+                }
+            })
+            .await;
+        outcome.map_err(|failure| match failure {
+            Failure::Transport(e) => self.transport_error(e),
+            Failure::Status { status, path, body } => self.status_error(
+                status.as_u16(),
+                &body,
+                &path,
+                model,
+                attempts.load(Ordering::Relaxed),
+            ),
+        })
+    }
+
+    /// Delays between attempts: `backoff`, doubling each time, at most [`MAX_BACKOFF`], for
+    /// `retries` retries.
+    fn retry_policy(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.backoff.min(MAX_BACKOFF))
+            .with_factor(2.0)
+            .with_max_delay(MAX_BACKOFF)
+            .with_max_times(self.retries as usize)
     }
 
     /// Maps a reqwest failure (no HTTP status) to an error.

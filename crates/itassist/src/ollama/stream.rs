@@ -1,126 +1,82 @@
 //! Framing of streamed responses: NDJSON lines (Ollama) and server-sent events (OpenAI).
 //!
-//! The parsers are pure ([`LineBuffer`], [`SseParser`]) so they can be tested on any split of
-//! the bytes; [`LineReader`] feeds them from an HTTP response, under a deadline.
+//! [`LineReader`] splits a streamed HTTP response into lines with tokio-util's delimiter codec
+//! (the bytes-level twin of `LinesCodec`: same framing and length limit, but a line that is not
+//! valid UTF-8 is decoded lossily instead of ending the answer), under a deadline per read.
+//! [`SseParser`] assembles server-sent events from those lines.
+//!
+//! The SSE field rules stay here rather than in `eventsource-stream`: that crate has no limit
+//! on a line or an event (an endless line from a broken server grows its buffer without
+//! bound) and re-parses its whole buffer for every received chunk, so one long line costs
+//! quadratic time; on top of the length-limited lines, the WHATWG rules are the few lines of
+//! [`SseParser`].
 
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, TryStreamExt};
 use reqwest::Response;
+use tokio_util::codec::{AnyDelimiterCodec, AnyDelimiterCodecError, FramedRead};
+use tokio_util::io::StreamReader;
 
-use super::http::Deadline;
+use super::http::{root_cause, Deadline};
 use crate::error::{Error, Result};
 
 /// Longest line accepted (a line longer than this is a broken server, not an answer).
 pub const MAX_LINE_BYTES: usize = 16 << 20;
 
-/// Splits bytes into `\n`-terminated lines (a trailing `\r` is removed), whatever the chunk
-/// boundaries.
-#[derive(Debug, Default)]
-pub struct LineBuffer {
-    buf: Vec<u8>,
-    /// Bytes of `buf` already searched for a newline.
-    scanned: usize,
-}
+/// The body of a response, as a stream of byte chunks.
+type Body = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 
-impl LineBuffer {
-    /// An empty buffer.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Appends received bytes.
-    pub fn push(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
-
-    /// Bytes waiting for their newline.
-    pub fn pending(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// The next complete line, if one is buffered.
-    pub fn next_line(&mut self) -> Option<String> {
-        let pos = self.buf[self.scanned..].iter().position(|&b| b == b'\n');
-        match pos {
-            Some(offset) => {
-                let end = self.scanned + offset;
-                let mut line: Vec<u8> = self.buf.drain(..=end).collect();
-                line.pop();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                self.scanned = 0;
-                Some(String::from_utf8_lossy(&line).into_owned())
-            }
-            None => {
-                self.scanned = self.buf.len();
-                None
-            }
-        }
-    }
-
-    /// At the end of the body: the last line when it had no newline.
-    pub fn finish(&mut self) -> Option<String> {
-        if self.buf.is_empty() {
-            return None;
-        }
-        let mut line = std::mem::take(&mut self.buf);
-        self.scanned = 0;
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        Some(String::from_utf8_lossy(&line).into_owned())
-    }
-}
-
-/// Reads the lines of a streamed HTTP response. Dropping it closes the connection.
-#[derive(Debug)]
+/// Reads the lines of a streamed HTTP response (a trailing `\r` is removed; the last line
+/// may lack its newline). Dropping it closes the connection.
 pub(crate) struct LineReader {
-    response: Option<Response>,
-    lines: LineBuffer,
+    lines: FramedRead<StreamReader<Body, Bytes>, AnyDelimiterCodec>,
+}
+
+impl std::fmt::Debug for LineReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LineReader")
+            .field("buffered", &self.lines.read_buffer().len())
+            .finish()
+    }
 }
 
 impl LineReader {
     pub fn new(response: Response) -> Self {
+        Self::from_body(Box::pin(
+            response
+                .bytes_stream()
+                .map_err(|e| std::io::Error::other(root_cause(&e))),
+        ))
+    }
+
+    fn from_body(body: Body) -> Self {
+        let codec =
+            AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), b"\n".to_vec(), MAX_LINE_BYTES);
         LineReader {
-            response: Some(response),
-            lines: LineBuffer::new(),
+            lines: FramedRead::new(StreamReader::new(body), codec),
         }
     }
 
     /// The next line, `Ok(None)` at the end of the body. Each read must finish before
     /// `deadline`.
     pub async fn next_line(&mut self, deadline: &Deadline) -> Result<Option<String>> {
-        loop {
-            if let Some(line) = self.lines.next_line() {
-                return Ok(Some(line));
+        let next = deadline.run(async { Ok(self.lines.next().await) }).await?;
+        match next {
+            None => Ok(None),
+            Some(Ok(line)) => {
+                let line = line.strip_suffix(b"\r").unwrap_or(&line);
+                Ok(Some(String::from_utf8_lossy(line).into_owned()))
             }
-            let Some(response) = self.response.as_mut() else {
-                return Ok(self.lines.finish());
-            };
-            let chunk = deadline
-                .run(async {
-                    response.chunk().await.map_err(|e| Error::Ollama {
-                        status: None,
-                        message: format!(
-                            "the connection broke while reading the response: {}",
-                            super::http::root_cause(&e)
-                        ),
-                    })
-                })
-                .await?;
-            match chunk {
-                Some(bytes) => {
-                    self.lines.push(&bytes);
-                    if self.lines.pending() > MAX_LINE_BYTES {
-                        return Err(Error::Ollama {
-                            status: None,
-                            message: format!(
-                                "the server sent a line longer than {MAX_LINE_BYTES} bytes"
-                            ),
-                        });
-                    }
-                }
-                None => self.response = None,
-            }
+            Some(Err(AnyDelimiterCodecError::MaxChunkLengthExceeded)) => Err(Error::Ollama {
+                status: None,
+                message: format!("the server sent a line longer than {MAX_LINE_BYTES} bytes"),
+            }),
+            Some(Err(AnyDelimiterCodecError::Io(e))) => Err(Error::Ollama {
+                status: None,
+                message: format!("the connection broke while reading the response: {e}"),
+            }),
         }
     }
 }
@@ -189,27 +145,63 @@ impl SseParser {
 mod tests {
     use super::*;
 
-    #[test]
-    fn lines_survive_any_split() {
+    fn reader(chunks: Vec<Vec<u8>>) -> LineReader {
+        LineReader::from_body(Box::pin(futures_util::stream::iter(
+            chunks.into_iter().map(|c| Ok(Bytes::from(c))),
+        )))
+    }
+
+    async fn all_lines(mut lines: LineReader) -> Result<Vec<String>> {
+        let deadline = Deadline::after(std::time::Duration::from_secs(10));
+        let mut out = Vec::new();
+        while let Some(line) = lines.next_line(&deadline).await? {
+            out.push(line);
+        }
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn lines_survive_any_split() {
         let text = b"{\"a\":1}\r\n{\"b\":2}\n\n{\"c\":3}";
         for split in 0..text.len() {
-            let mut buf = LineBuffer::new();
-            let mut lines = Vec::new();
-            buf.push(&text[..split]);
-            while let Some(l) = buf.next_line() {
-                lines.push(l);
-            }
-            buf.push(&text[split..]);
-            while let Some(l) = buf.next_line() {
-                lines.push(l);
-            }
-            lines.extend(buf.finish());
+            let chunks = vec![text[..split].to_vec(), text[split..].to_vec()];
+            let lines = all_lines(reader(chunks)).await.unwrap();
             assert_eq!(
                 lines,
                 ["{\"a\":1}", "{\"b\":2}", "", "{\"c\":3}"],
                 "split {split}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn an_endless_line_is_an_error_not_unbounded_memory() {
+        let chunk = Bytes::from(vec![b'x'; 1 << 16]);
+        let endless = futures_util::stream::repeat_with(move || Ok(chunk.clone()));
+        let mut lines = LineReader::from_body(Box::pin(endless));
+        let deadline = Deadline::after(std::time::Duration::from_secs(30));
+        let err = lines.next_line(&deadline).await.unwrap_err();
+        assert!(err.to_string().contains("longer than"), "{err}");
+        // Bounded: the limit plus what one read brings (the buffer's capacity may double).
+        let buffered = lines.lines.read_buffer();
+        assert!(
+            buffered.len() <= MAX_LINE_BYTES + (1 << 16),
+            "{}",
+            buffered.len()
+        );
+        assert!(
+            buffered.capacity() <= 4 * MAX_LINE_BYTES,
+            "{}",
+            buffered.capacity()
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_utf8_is_replaced_not_fatal() {
+        let lines = all_lines(reader(vec![b"ok \xff\n".to_vec()]))
+            .await
+            .unwrap();
+        assert_eq!(lines, ["ok \u{fffd}"]);
     }
 
     #[test]
