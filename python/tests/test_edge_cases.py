@@ -74,7 +74,7 @@ def test_errors_carry_their_details(tmp_path: Path) -> None:
         )
     error = raised.value
     assert error.code == "embedding_model_mismatch"
-    assert error.index_model == first.embedding_model  # type: ignore[attr-defined]
+    assert error.index_model == first.stats().embedding_model  # type: ignore[attr-defined]
     assert error.requested_model == "intfloat/multilingual-e5-small"  # type: ignore[attr-defined]
     assert isinstance(error.index_dimensions, int)  # type: ignore[attr-defined]
 
