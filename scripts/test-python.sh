@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Builds the itassist wheel, installs it into a fresh virtualenv with pytest and mypy, and runs
-# the Python tests (python/tests: API, async, errors, fork, GIL, stubtest, docs/python.md).
+# Builds the itassist wheel (abi3, with maturin), installs it into a fresh virtualenv with pytest
+# and mypy, and runs the Python tests (python/tests: API, async, errors, fork, GIL, stubtest,
+# docs/python.md) and examples/python/quickstart.py. Then, as a user gets the package: the same
+# wheel alone into another fresh venv in a temporary directory outside the repository, where the
+# README's Python snippet runs on a docs/ folder of real files.
 #
 #   bash scripts/test-python.sh [PYTEST ARGS...]
 #
@@ -51,5 +54,31 @@ cd "$root/python/tests"
 # ONNX Runtime must come from the onnxruntime wheel (ORT_DYLIB_PATH is for the Rust tests).
 env -u ORT_DYLIB_PATH "$venv/bin/python" -m pytest -p no:cacheprovider -q \
   --rootdir "$root/python/tests" "$@" .
-"$venv/bin/python" "$root/examples/python/quickstart.py" >/dev/null
-echo "test-python: examples/python/quickstart.py ran" >&2
+# The example's default documents are this machine's OpenSSH man pages.
+out="$("$venv/bin/python" "$root/examples/python/quickstart.py")"
+grep -q 'ssh-add' <<<"$out" || { echo "$out"; echo "test-python: quickstart.py found no ssh-add passage" >&2; exit 1; }
+echo "test-python: examples/python/quickstart.py ran ($(grep -c . <<<"$out") lines)" >&2
+
+# ---- as a user gets it: the wheel alone, in another directory, and the README's snippet ----
+t0=$SECONDS
+case "$(basename "$wheel")" in
+  *-abi3-*) ;;
+  *) echo "test-python: $(basename "$wheel") is not an abi3 wheel" >&2; exit 1 ;;
+esac
+user="$(mktemp -d)"
+trap 'rm -rf "$wheels" "$user"' EXIT
+"$python" -m venv "$user/venv"
+"$user/venv/bin/pip" install -q --disable-pip-version-check "$wheel"
+mkdir -p "$user/project/docs"
+corpus="$root/../shared/corpus/debdocs/man/openssh"   # test data (tests may read it; users never)
+cp "$corpus/ssh-add.1" "$corpus/scp.1" "$user/project/docs/"
+# The first ```python block of the README, as a user would paste it.
+awk '/^```python$/ { on = 1; next } on && /^```$/ { exit } on' "$root/README.md" >"$user/project/snippet.py"
+[ -s "$user/project/snippet.py" ] || { echo "test-python: no python block in README.md" >&2; exit 1; }
+cd "$user/project"
+where="$(env -u ORT_DYLIB_PATH "$user/venv/bin/python" -c 'import itassist; print(itassist.__file__)')"
+[[ "$where" == "$user/venv/"* ]] || { echo "test-python: itassist imported from $where" >&2; exit 1; }
+out="$(env -u ORT_DYLIB_PATH "$user/venv/bin/python" snippet.py)"
+echo "$out" | sed 's/^/  snippet: /' >&2
+grep -q 'ssh-add' <<<"$out" || { echo "test-python: the README snippet found no ssh-add passage" >&2; exit 1; }
+echo "test-python: README snippet ran with the wheel installed alone in $user/venv ($((SECONDS - t0)) s)" >&2

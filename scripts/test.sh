@@ -1,17 +1,44 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine (scripts/setup.sh) and runs every test of the project:
-# Rust (fmt, clippy, unit/integration/doc tests), the HTTP server with its browser test,
-# the Python package, the Node package, the compose file, and the README's main job.
-# Builds are cached under ${ITASSIST_CACHE:-~/.cache/itassist}, never in the repository.
+# Sets up a fresh machine (scripts/setup.sh test) and runs every test of the project:
+# the minimum Rust version, Rust (fmt, clippy, unit/integration/doc tests), the crate as
+# `cargo package` makes it, the HTTP server with its browser test, the Python package and the
+# Node package (each also installed as a user gets it, in another directory, running the
+# README's snippet), the Docker files, and the README's main job in a fresh clone of the
+# repository with no ../shared beside it.
+# Builds are cached under ${ITASSIST_CACHE:-~/.cache/itassist} (one cargo target directory for
+# every step), never in the repository. Ends with the time each step took.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export ITASSIST_CACHE="${ITASSIST_CACHE:-$HOME/.cache/itassist}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ITASSIST_CACHE/target}"
-eval "$(bash scripts/setup.sh | sed 's/^/export /')"
+T0=$SECONDS
+times=()
+step_name="" step_t=$SECONDS
+step() {
+  [ -z "$step_name" ] || times+=("$(printf '%-44s %6d s' "$step_name" $((SECONDS - step_t)))")
+  step_name="$*" step_t=$SECONDS
+  echo; echo "=== $* ===" >&2
+}
+
+step "set-up (scripts/setup.sh test)"
+eval "$(bash scripts/setup.sh test | sed 's/^/export /')"
 echo "test: ORT_DYLIB_PATH=$ORT_DYLIB_PATH ITASSIST_MODEL_DIR=$ITASSIST_MODEL_DIR LLAMA_SERVER=${LLAMA_SERVER:-}" >&2
 
-step() { echo; echo "=== $* ===" >&2; }
+step "minimum Rust version (scripts/check-msrv.sh)"
+cargo fetch --locked
+bash scripts/check-msrv.sh
+# The check must fail when the declared version or the Docker image is too old.
+if bash scripts/check-msrv.sh --declared 1.88 >/dev/null 2>&1; then
+  echo "test: check-msrv.sh passed with --declared 1.88; it must fail" >&2; exit 1
+fi
+old_dockerfile="$(mktemp)"
+sed 's/^FROM rust:[0-9.]*/FROM rust:1.88/' Dockerfile >"$old_dockerfile"
+if bash scripts/check-msrv.sh --dockerfile "$old_dockerfile" >/dev/null 2>&1; then
+  rm -f "$old_dockerfile"; echo "test: check-msrv.sh passed with rust:1.88 in the Dockerfile; it must fail" >&2; exit 1
+fi
+rm -f "$old_dockerfile"
+echo "test: check-msrv.sh fails, as it must, with --declared 1.88 and with FROM rust:1.88" >&2
 
 step "rustfmt and clippy"
 cargo fmt --all -- --check
@@ -19,6 +46,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "Rust tests"
 cargo test --workspace 2>&1
+
+step "crate package (cargo package -p itassist)"
+bash scripts/check-package.sh
 
 step "HTTP server in a real browser"
 SKIP_RUST=1 bash scripts/test-server.sh
@@ -29,19 +59,20 @@ bash scripts/test-python.sh
 step "Node package"
 bash scripts/test-node.sh
 
-step "docker compose file"
-if docker compose version >/dev/null 2>&1; then compose=(docker compose); else
-  if ! command -v docker-compose >/dev/null 2>&1; then
-    sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends docker-compose >&2
-  fi
-  compose=(docker-compose)
-fi
-"${compose[@]}" -f docker-compose.yml config -q
-echo "docker-compose.yml parses" >&2
+step "Docker files (scripts/check-docker.sh)"
+bash scripts/check-docker.sh
 
-step "README main job (scripts/demo.sh) on a small set of real documents"
-demo_dir="$(mktemp -d)"
-trap 'rm -rf "$demo_dir"' EXIT
-ITASSIST_PROFILE=debug ITASSIST_DATA_DIR="$demo_dir" bash scripts/demo.sh \
-  "$root/../shared/corpus/debdocs/man/openssh" "$root/../shared/corpus/debdocs/pdf/refcard-en-a4.pdf"
+step "README main job in a fresh clone, no ../shared"
+# Nothing a user runs may name the test data beside the repository.
+if grep -nE '\.\./shared|shared/corpus' README.md scripts/demo.sh scripts/fetch-demo-docs.sh \
+     scripts/setup.sh scripts/provision-*.sh examples/python/*.py examples/node/*.mjs \
+     node/package.json node/index.js python/pyproject.toml python/itassist/*.py Dockerfile \
+     docker-compose.yml scripts/docker-entrypoint.sh; then
+  echo "test: the files above (run by users) refer to ../shared" >&2; exit 1
+fi
+bash scripts/test-clone-demo.sh
+
+step "done"
+echo; echo "=== times ===" >&2
+printf '%s\n' "${times[@]}" >&2
+printf '%-44s %6d s\n' "total" $((SECONDS - T0)) >&2

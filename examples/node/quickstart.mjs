@@ -4,24 +4,40 @@
 //
 //   node examples/node/quickstart.mjs [PATH...] [--question "..."]
 //
-// PATHs default to the openssh man pages of the shared corpus. The index goes to
+// PATHs default to this machine's OpenSSH client man pages (/usr/share/man/man*/ssh*, scp, sftp;
+// Debian's openssh-client package). The index goes to
 // ITASSIST_DATA_DIR (default: a temporary directory). The model server is OLLAMA_HOST
 // (default http://localhost:11434); set ITASSIST_BACKEND=openai for an OpenAI-compatible
 // server such as llama.cpp's llama-server. In an application, import from 'itassist'.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 
 import { Assistant } from '../../node/index.js'
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+/** This machine's OpenSSH client man pages. */
+function defaultDocs() {
+  const man = '/usr/share/man'
+  const wanted = {
+    man1: /^(scp|sftp|slogin|ssh[^.]*)\.1(\.gz)?$/,
+    man5: /^ssh_config\.5(\.gz)?$/,
+    man8: /^ssh-[^.]*\.8(\.gz)?$/,
+  }
+  return Object.entries(wanted).flatMap(([dir, re]) => {
+    const full = path.join(man, dir)
+    const names = fs.existsSync(full) ? fs.readdirSync(full) : []
+    return names.filter((n) => re.test(n)).sort().map((n) => path.join(full, n))
+  })
+}
+
 const args = process.argv.slice(2)
 const q = args.indexOf('--question')
 const question = q >= 0 ? args.splice(q, 2)[1] : 'How do I copy a directory to another host?'
-const paths = args.length
-  ? args
-  : [path.resolve(repoRoot, '..', 'shared', 'corpus', 'debdocs', 'man', 'openssh')]
+const paths = args.length ? args : defaultDocs()
+if (paths.length === 0) {
+  console.error('no PATH given and no OpenSSH man pages in /usr/share/man: node quickstart.mjs PATH...')
+  process.exit(2)
+}
 const dataDir =
   process.env.ITASSIST_DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'itassist-example-'))
 

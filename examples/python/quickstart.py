@@ -2,9 +2,10 @@
 
     python examples/python/quickstart.py [DOCS ...]
 
-Defaults to the OpenSSH man pages of the shared corpus. The embedding model comes from
-ITASSIST_MODEL_DIR (or the Hugging Face hub when online); answers need an Ollama server
-(OLLAMA_HOST, default http://localhost:11434) - without one the script says so and still runs.
+DOCS default to this machine's OpenSSH client man pages (/usr/share/man/man*/ssh*, scp, sftp;
+Debian's openssh-client package). The embedding model comes from ITASSIST_MODEL_DIR (or the
+Hugging Face hub when online); answers need an Ollama server (OLLAMA_HOST, default
+http://localhost:11434) - without one the script says so and still runs.
 """
 
 from __future__ import annotations
@@ -16,8 +17,14 @@ from pathlib import Path
 
 import itassist
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_DOCS = HERE.parents[1].parent / "shared" / "corpus" / "debdocs" / "man" / "openssh"
+MAN = Path("/usr/share/man")
+DEFAULT_PATTERNS = ["man1/scp.1*", "man1/sftp.1*", "man1/slogin.1*", "man1/ssh*.1*",
+                    "man5/ssh_config.5*", "man8/ssh-*.8*"]
+
+
+def default_docs() -> list[str]:
+    """This machine's OpenSSH client man pages."""
+    return sorted({str(p) for pattern in DEFAULT_PATTERNS for p in MAN.glob(pattern)})
 
 
 def main(docs: list[str]) -> int:
@@ -61,4 +68,8 @@ def main(docs: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:] or [str(DEFAULT_DOCS)]))
+    docs = sys.argv[1:] or default_docs()
+    if not docs:
+        sys.exit(f"no documents given and no OpenSSH man pages in {MAN}: "
+                 "python quickstart.py DOCS... (files or folders)")
+    sys.exit(main(docs))

@@ -254,3 +254,43 @@ fn killing_an_ingest_midway_leaves_only_whole_documents_and_resumes() {
     assert_eq!(assistant.documents().unwrap().len(), total);
     assert!(assistant.stats().unwrap().trees_built);
 }
+
+/// `itassist docs --json | head -1`: a reader that goes away must end the command quietly,
+/// never with a panic about a broken pipe.
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    for i in 0..40 {
+        std::fs::write(
+            docs.join(format!("note-{i}.md")),
+            format!("# Note {i}\n\nRestart the ssh service with systemctl restart ssh ({i})."),
+        )
+        .unwrap();
+    }
+    let ingested = run(itassist(&data).arg("ingest").arg(&docs));
+    assert!(ingested.status.success(), "{}", text(&ingested.stderr));
+    for args in [&["docs", "--json"][..], &["docs"][..], &["search", "ssh", "-k", "20"][..]] {
+        let mut child = itassist(&data)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before the command writes: every write then fails with EPIPE.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = text(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+        // Killed by SIGPIPE, as `cat` or `grep` would be; never the panic exit code 101.
+        use std::os::unix::process::ExitStatusExt;
+        assert!(
+            output.status.signal() == Some(13) || output.status.success(),
+            "{args:?}: {:?} {stderr}",
+            output.status
+        );
+    }
+}
