@@ -15,7 +15,10 @@ test('quickstart without a model server', async () => {
   const port = await closedPort()
   const env = { ...process.env, OLLAMA_HOST: `http://127.0.0.1:${port}` }
   delete env.ITASSIST_DATA_DIR
-  const { stdout } = await run(process.execPath, [script], { env, timeout: 300_000 })
+  // The corpus's 13 OpenSSH man pages, named explicitly (the example's default is the
+  // machine's own man pages, which vary from machine to machine).
+  const openssh = path.dirname(corpusFile('debdocs', 'man', 'openssh', 'scp.1'))
+  const { stdout } = await run(process.execPath, [script, openssh], { env, timeout: 300_000 })
   assert.match(stdout, /ingested: 13 added/)
   assert.match(stdout, /search: How do I copy a directory/)
   assert.match(stdout, / [123]\. [0-9.]+ scp\.1/)
