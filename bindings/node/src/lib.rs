@@ -13,6 +13,8 @@
 //! const passages = await assistant.search('how do I configure the network?', 3)
 //! ```
 
+// Library code never unwraps: failures are errors with a code, never panics.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![deny(missing_docs)]
 
 use std::path::PathBuf;

@@ -10,6 +10,9 @@
 //! (exceptions); plus `op` (how an operation runs blocking or as an awaitable, and the macro
 //! that makes both methods of each operation) and `runtime` (fork-safe tokio and rayon).
 
+// Library code never unwraps: failures are errors with a code, never panics.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod answer;
 mod assistant;
 mod error;

@@ -272,7 +272,11 @@ fn a_closed_pipe_ends_output_quietly() {
     }
     let ingested = run(itassist(&data).arg("ingest").arg(&docs));
     assert!(ingested.status.success(), "{}", text(&ingested.stderr));
-    for args in [&["docs", "--json"][..], &["docs"][..], &["search", "ssh", "-k", "20"][..]] {
+    for args in [
+        &["docs", "--json"][..],
+        &["docs"][..],
+        &["search", "ssh", "-k", "20"][..],
+    ] {
         let mut child = itassist(&data)
             .args(args)
             .stdout(Stdio::piped())

@@ -30,6 +30,8 @@
 //! # Ok(()) }
 //! ```
 
+// Library code never unwraps: failures are errors with a code, never panics.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
 pub mod auth;

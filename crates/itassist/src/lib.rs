@@ -25,6 +25,8 @@
 //! Each part sits behind a trait so it can be replaced: [`Ingestor`], [`Embedder`],
 //! [`Retriever`], [`Answerer`].
 
+// Library code never unwraps: failures are errors with a code, never panics.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
 pub mod answer;
