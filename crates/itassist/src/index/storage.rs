@@ -53,12 +53,14 @@ impl Shared {
                 data_dir: self.data_dir.clone(),
                 map_size: self.map_size,
             },
+            // The reason says where it failed; the storage error itself is the source, so the
+            // message chain names it once.
             StorageError::Heed(e) => Error::Index {
-                reason: e.to_string(),
+                reason: format!("LMDB failed in {}", self.data_dir.display()),
                 source: Some(Box::new(e)),
             },
             StorageError::Arroy(e) => Error::Index {
-                reason: e.to_string(),
+                reason: format!("the vector index in {} failed", self.data_dir.display()),
                 source: Some(Box::new(e)),
             },
             StorageError::Index(e) => e,
@@ -88,7 +90,7 @@ pub(super) fn open_error(dir: &Path, e: heed::Error) -> Error {
             reason: e.to_string(),
         },
         other => Error::Index {
-            reason: format!("cannot open the index at {}: {other}", dir.display()),
+            reason: format!("cannot open the index at {}", dir.display()),
             source: Some(Box::new(other)),
         },
     }
