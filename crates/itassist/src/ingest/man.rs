@@ -1520,14 +1520,7 @@ impl Roff {
     fn run(&mut self, source: &str, budget: &Budget) -> Result<()> {
         let mut pending = String::new();
         for raw in source.lines() {
-            if let Some(reason) = self.fault.take() {
-                return Err(Error::CorruptDocument {
-                    path: budget.path().to_path_buf(),
-                    format: "man".into(),
-                    reason,
-                    source: None,
-                });
-            }
+            self.check_fault(budget)?;
             budget.check(self.out.pushed_bytes() + self.line.len() + pending.len())?;
             // A line ending in an unescaped backslash continues on the next one.
             let trailing = raw.len() - raw.trim_end_matches('\\').len();
@@ -1548,15 +1541,21 @@ impl Roff {
             self.line_in(&line);
         }
         self.break_line();
-        if let Some(reason) = self.fault.take() {
-            return Err(Error::CorruptDocument {
+        self.check_fault(budget)?;
+        budget.check(self.out.pushed_bytes())
+    }
+
+    /// A bound passed while reading (expansion too large or too deep) is `corrupt_document`.
+    fn check_fault(&mut self, budget: &Budget) -> Result<()> {
+        match self.fault.take() {
+            Some(reason) => Err(Error::CorruptDocument {
                 path: budget.path().to_path_buf(),
                 format: "man".into(),
                 reason,
                 source: None,
-            });
+            }),
+            None => Ok(()),
         }
-        budget.check(self.out.pushed_bytes())
     }
 }
 
