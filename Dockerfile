@@ -35,7 +35,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      ca-certificates tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa poppler-utils curl \
+      ca-certificates tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa poppler-utils groff-base curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --create-home --home-dir /home/itassist --uid 10001 itassist \
  && mkdir -p /data \

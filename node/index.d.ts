@@ -64,6 +64,19 @@ export declare class Assistant {
    */
   ingest(paths: string | Array<string>, signal?: AbortSignal | undefined | null): Promise<IngestReport>
   /**
+   * Makes the index match the folders (or files) `paths`: adds new files, replaces changed
+   * ones, re-points moved or renamed ones without re-embedding them, and removes documents
+   * whose files under `paths` are gone (documents from elsewhere and uploads are never
+   * touched). `{ dryRun: true }` changes nothing and reports what would change. Aborting
+   * `signal` stops after the document in flight and rejects with `code` `cancelled`.
+   */
+  sync(paths: string | Array<string>, options?: SyncOptions | undefined | null, signal?: AbortSignal | undefined | null): Promise<SyncReport>
+  /**
+   * The files that failed at the last ingest, sync or watch, with their error code and
+   * message.
+   */
+  failures(): Promise<Array<FailureRecord>>
+  /**
    * Ingests one uploaded document given as bytes; `name` is a display name and format hint,
    * never a path.
    */
@@ -99,6 +112,29 @@ export declare class Assistant {
    * the pending `next()`; `break` cancels the request.
    */
   askStream(question: string, options?: AskOptions | undefined | null): AskStream
+  /**
+   * Answers the last `user` message of a conversation (OpenAI-style messages). Earlier
+   * turns make the follow-up searchable (`answer.searchedQuery` is what was searched) and
+   * go into the prompt as far as the window allows (`answer.droppedTurns`).
+   */
+  chat(messages: Array<ChatMessage>, options?: AskOptions | undefined | null): Promise<Answer>
+  /** Like `chat`, streaming the same events as `askStream`. */
+  chatStream(messages: Array<ChatMessage>, options?: AskOptions | undefined | null): AskStream
+  /** Starts a stored conversation (`title` defaults to its first question). */
+  newConversation(title?: string | undefined | null): Promise<Conversation>
+  /** The stored conversations, most recently updated first. */
+  conversations(): Promise<Array<ConversationSummary>>
+  /** A stored conversation with its turns; rejects with `code` `conversation_not_found`. */
+  conversation(id: number): Promise<Conversation>
+  /** Deletes a stored conversation; resolves to what was deleted. */
+  deleteConversation(id: number): Promise<Conversation>
+  /**
+   * Asks `question` in stored conversation `id`: its earlier turns are the context, and
+   * the new turn is stored with its sources.
+   */
+  continueConversation(id: number, question: string, options?: AskOptions | undefined | null): Promise<Answer>
+  /** Like `continueConversation`, streaming; the turn is stored when the stream ends. */
+  continueConversationStream(id: number, question: string, options?: AskOptions | undefined | null): AskStream
   /** The models the chat-model server has. */
   models(): Promise<Array<ModelInfo>>
 }
@@ -125,6 +161,21 @@ export interface Answer {
   contextWindow?: number
   /** Estimated prompt tokens. */
   estimatedPromptTokens?: number
+  /**
+   * The query the passages were retrieved with (in a conversation, the standalone query
+   * made from it); absent when nothing was retrieved.
+   */
+  searchedQuery?: string
+  /** Earlier turns of the conversation given to the model. */
+  historyTurns: number
+  /** Earlier turns left out (oldest first, whole) because they did not fit the window. */
+  droppedTurns: number
+  /** The language the model was told to answer in (e.g. `'Spanish'`), when known. */
+  language?: string
+  /** Warnings, e.g. `context_truncated`. */
+  warnings: Array<Warning>
+  /** The stored conversation the turn was added to, when asked in one. */
+  conversationId?: number
 }
 
 /**
@@ -201,6 +252,42 @@ export interface AssistantOptions {
 }
 
 /** A document in the index. */
+/** One message of a conversation, in OpenAI's chat format. */
+export interface ChatMessage {
+  /** `'system'`, `'user'` or `'assistant'`. */
+  role: 'system' | 'user' | 'assistant'
+  /** The text. */
+  content: string
+}
+
+/** A stored conversation with its turns. */
+export interface Conversation {
+  /** Its id (for `continueConversation`). */
+  id: number
+  /** Its title (by default, the first question). */
+  title: string
+  /** Seconds since the Unix epoch. */
+  createdAt: number
+  /** Seconds since the Unix epoch. */
+  updatedAt: number
+  /** The turns, oldest first. */
+  turns: Array<Turn>
+}
+
+/** A stored conversation without its turns (`conversations()`). */
+export interface ConversationSummary {
+  /** Its id. */
+  id: number
+  /** Its title. */
+  title: string
+  /** Seconds since the Unix epoch. */
+  createdAt: number
+  /** Seconds since the Unix epoch. */
+  updatedAt: number
+  /** Number of turns. */
+  turns: number
+}
+
 export interface Document {
   /** Stable id, unique in this index. */
   id: number
@@ -241,6 +328,22 @@ export interface ErrorInfo {
   code: string
   /** What went wrong and what to do, with the cause chain. */
   message: string
+}
+
+/** A file that failed at the last ingest, sync or watch. */
+export interface FailureRecord {
+  /** The file's absolute path. */
+  source: string
+  /** The error code. */
+  code: string
+  /** The error message with its causes. */
+  message: string
+  /** The file's size when it failed. */
+  size?: number
+  /** Its modification time when it failed (seconds since the Unix epoch). */
+  modified?: number
+  /** When it failed (seconds since the Unix epoch). */
+  failedAt: number
 }
 
 /** What happened to one file of an ingest run. */
@@ -366,6 +469,68 @@ export interface Passage {
   citation: string
 }
 
+/** One change a sync made (or, in a dry run, would make). */
+export interface SyncChange {
+  /** The file (for a removal: the document's source). */
+  path: string
+  /** `add`, `replace`, `move`, `remove`, `duplicate`, `known_failure`, `skipped` or `failed`. */
+  action: string
+  /** The document replaced, moved, removed or already holding the content. */
+  documentId?: number
+  /** For a move: the document's previous source; for a duplicate: the source holding it. */
+  from?: string
+  /** For a known failure or a failure: the error code. */
+  code?: string
+  /** Why it was skipped, or the error message. */
+  message?: string
+}
+
+/** Options of `sync`. */
+export interface SyncOptions {
+  /** Only report what would change; change nothing. */
+  dryRun?: boolean
+  /** Try again files that failed before even if they did not change. */
+  retryFailed?: boolean
+}
+
+/** The outcome of `sync`. */
+export interface SyncReport {
+  /** Whether this was a dry run (nothing changed). */
+  dryRun: boolean
+  /** The roots, as absolute paths. */
+  roots: Array<string>
+  /** Every path that is not unchanged, with its action. */
+  changes: Array<SyncChange>
+  /** The ingest of the added and replaced files (empty in a dry run). */
+  ingest: IngestReport
+  /** Counts. */
+  totals: SyncTotals
+}
+
+/** Counts of a sync (in a dry run, of what would happen). */
+export interface SyncTotals {
+  /** Files newly indexed. */
+  added: number
+  /** Files re-indexed because their content changed. */
+  replaced: number
+  /** Documents removed because their file is gone. */
+  removed: number
+  /** Documents re-pointed to a moved or renamed file (not re-embedded). */
+  moved: number
+  /** Files already indexed as they are. */
+  unchanged: number
+  /** Files that failed. */
+  failed: number
+  /** Files skipped as known failures (failed before, unchanged since). */
+  knownFailures: number
+  /** Files whose content is already indexed from another file. */
+  duplicates: number
+  /** Files skipped as unsupported. */
+  skipped: number
+  /** Wall time, in seconds. */
+  elapsed: number
+}
+
 /** Token counts and speed of an answer. */
 export interface Timings {
   /** Tokens in the prompt. */
@@ -384,4 +549,32 @@ export interface Timings {
   promptBuildSeconds?: number
   /** Seconds the server spent reading the prompt. */
   promptEvalSeconds?: number
+}
+
+/** One stored question and answer. */
+export interface Turn {
+  /** The question. */
+  question: string
+  /** The answer. */
+  answer: string
+  /** The passages the answer was written from, numbered from 1. */
+  sources: Array<Passage>
+  /** 1-based numbers of the sources the answer cites. */
+  cited: Array<number>
+  /** The query searched for this turn. */
+  searchedQuery?: string
+  /** The model that answered. */
+  model: string
+  /** Warnings given with the answer. */
+  warnings: Array<Warning>
+  /** When it was asked (seconds since the Unix epoch). */
+  createdAt: number
+}
+
+/** Something to know about an answer that is not an error. */
+export interface Warning {
+  /** Stable code, e.g. `context_truncated`. */
+  code: string
+  /** What happened and what to do. */
+  message: string
 }

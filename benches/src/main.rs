@@ -18,9 +18,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod followups;
 mod micro;
 mod peer;
 mod scifact;
+mod spanish;
 
 use clap::{Parser, Subcommand};
 use itassist::{Assistant, Config, IngestEvent};
@@ -76,6 +78,59 @@ enum Command {
         /// Local embedding model directory [env: ITASSIST_MODEL_DIR].
         #[arg(long)]
         model_dir: Option<PathBuf>,
+        /// Keep the corpus files and the index in this folder, so a second run skips the
+        /// ingest.
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+    /// Follow-up questions: recall@5 of the right source for the last turn of the
+    /// conversations of benches/data/followups.json, searched alone, joined, with itassist's
+    /// conversation-aware query, and rewritten by a chat model.
+    Followups {
+        /// The corpus root [default: ../shared/corpus].
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+        /// The conversation set [default: benches/data/followups.json].
+        #[arg(long)]
+        set: Option<PathBuf>,
+        /// Where to write followups.json and followups.md.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Local embedding model directory [env: ITASSIST_MODEL_DIR].
+        #[arg(long)]
+        model_dir: Option<PathBuf>,
+        /// Keep the index in this folder, so a second run skips the ingest.
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// An OpenAI-compatible chat server (llama-server) for the model rewrite.
+        #[arg(long, value_name = "URL")]
+        rewrite_url: Option<String>,
+        /// The model name sent to that server.
+        #[arg(long, default_value = "SmolLM2-135M-Instruct")]
+        rewrite_model: String,
+    },
+    /// Spanish retrieval: hit@5 and MRR@10 of the right source for the questions of
+    /// benches/data/spanish-questions.json, before (English-only analyzer) and after.
+    Spanish {
+        /// The Spanish corpus [default: ../shared/corpus/spanish].
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+        /// The question set [default: benches/data/spanish-questions.json].
+        #[arg(long)]
+        questions: Option<PathBuf>,
+        /// Where to write spanish.json and spanish.md.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Local embedding model directory [env: ITASSIST_MODEL_DIR].
+        #[arg(long)]
+        model_dir: Option<PathBuf>,
+        /// Also measure with these embedding models (names from the config's catalogue),
+        /// each in its own index.
+        #[arg(long = "model")]
+        models: Vec<String>,
+        /// Keep the indexes in this folder, so a second run skips the ingest.
+        #[arg(long)]
+        cache: Option<PathBuf>,
     },
     /// Collects the criterion micro-benchmarks into micro.json and micro.md.
     Micro {
@@ -482,6 +537,7 @@ fn main() -> std::process::ExitCode {
             chunk_overlap,
             skip_mteb,
             name,
+            cache,
         } => {
             let data = data.unwrap_or_else(default_scifact);
             let options = scifact::Options {
@@ -489,12 +545,66 @@ fn main() -> std::process::ExitCode {
                 chunk_tokens,
                 chunk_overlap,
                 skip_mteb,
+                cache,
             };
             scifact::run(&data, options).and_then(|figures| {
                 let markdown = scifact::markdown(&figures);
                 println!("{markdown}");
                 match out {
                     Some(out) => write_outputs(&out, &name, &figures, &markdown),
+                    None => Ok(()),
+                }
+            })
+        }
+        Command::Followups {
+            corpus,
+            set,
+            out,
+            model_dir,
+            cache,
+            rewrite_url,
+            rewrite_model,
+        } => {
+            let (default_corpus, default_set) = followups::defaults();
+            let settings = followups::Settings {
+                corpus: corpus.unwrap_or(default_corpus),
+                set: set.unwrap_or(default_set),
+                out,
+                model_dir,
+                cache,
+                rewrite_url,
+                rewrite_model,
+            };
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| itassist::Error::Io {
+                    path: None,
+                    source: e,
+                })
+                .and_then(|rt| rt.block_on(followups::run(settings)))
+                .map(|figures| println!("{}", followups::markdown(&figures)))
+        }
+        Command::Spanish {
+            corpus,
+            questions,
+            out,
+            model_dir,
+            models,
+            cache,
+        } => {
+            let options = spanish::Options {
+                corpus: corpus.unwrap_or_else(spanish::default_corpus),
+                questions: questions.unwrap_or_else(spanish::default_questions),
+                model_dir,
+                models,
+                cache,
+            };
+            spanish::run(&options).and_then(|figures| {
+                let markdown = spanish::markdown(&figures);
+                println!("{markdown}");
+                match out {
+                    Some(out) => write_outputs(&out, "spanish", &figures, &markdown),
                     None => Ok(()),
                 }
             })

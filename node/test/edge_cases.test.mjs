@@ -56,13 +56,15 @@ describe('errors carry their structured details', () => {
     const dataDir = options().dataDir
     const first = await Assistant.open({ dataDir })
     assert.ok(first.embeddingModel)
-    // A different model id over the same index: the core refuses, naming both.
+    // The int8 variant (provisioned beside the fp32 model) over the same index: same
+    // dimensions, other vectors, so the core refuses, naming both and the fix.
     const error = await rejectsWithCode(
-      Assistant.open({ dataDir, embeddingModel: 'intfloat/multilingual-e5-small' }),
+      Assistant.open({ dataDir, embeddingModel: 'all-MiniLM-L6-v2-int8' }),
       'embedding_model_mismatch',
     )
     assert.equal(error.indexModel, first.embeddingModel)
-    assert.equal(error.requestedModel, 'intfloat/multilingual-e5-small')
+    assert.equal(error.requestedModel, 'sentence-transformers/all-MiniLM-L6-v2+int8')
+    assert.match(error.message, /itassist reindex --model/)
     assert.equal(typeof error.indexDimensions, 'number')
     assert.ok(error.dataDir.endsWith('data'))
   })

@@ -21,7 +21,8 @@ test('quickstart without a model server', async () => {
   const { stdout } = await run(process.execPath, [script, openssh], { env, timeout: 300_000 })
   assert.match(stdout, /ingested: 13 added/)
   assert.match(stdout, /search: How do I copy a directory/)
-  assert.match(stdout, / [123]\. [0-9.]+ scp\.1/)
+  // scp(1) and sftp(1) both copy directories to another host (`-r`): either answers it.
+  assert.match(stdout, / [123]\. [0-9.]+ s(cp|ftp)\.1/)
   assert.match(stdout, /no answer: \[ollama_unreachable\]/)
   assert.match(stdout, /index: 13 documents/)
 })

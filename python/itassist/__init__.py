@@ -20,7 +20,7 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +34,7 @@ from ._native import (
     Assistant,
     AsyncAnswerStream,
     ContextOverflowError,
+    ConversationNotFoundError,
     CorruptDocumentError,
     Document,
     DocumentNotFoundError,
@@ -118,26 +119,26 @@ class AsyncAssistant:
         data_dir: StrPath,
         *,
         model_dir: Optional[StrPath] = None,
-        embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2",
+        embedding_model: Optional[str] = None,
         onnxruntime: Optional[StrPath] = None,
-        top_k: int = 5,
-        chunk_tokens: int = 128,
-        chunk_overlap: int = 32,
-        ocr: bool = True,
-        ocr_languages: Sequence[str] = ("eng", "spa"),
+        top_k: Optional[int] = None,
+        chunk_tokens: Optional[int] = None,
+        chunk_overlap: Optional[int] = None,
+        ocr: Optional[bool] = None,
+        ocr_languages: Optional[Sequence[str]] = None,
         ollama_url: Optional[str] = None,
-        backend: str = "ollama",
+        backend: Optional[str] = None,
         model: Optional[str] = None,
         temperature: Optional[float] = None,
         num_ctx: Optional[int] = None,
-        num_predict: Optional[int] = 512,
+        num_predict: Optional[int] = None,
         seed: Optional[int] = None,
         api_key: Optional[str] = None,
-        batch_size: int = 32,
+        batch_size: Optional[int] = None,
         threads: Optional[int] = None,
-        connect_timeout: float = 5.0,
-        request_timeout: float = 30.0,
-        generation_timeout: float = 600.0,
+        connect_timeout: Optional[float] = None,
+        request_timeout: Optional[float] = None,
+        generation_timeout: Optional[float] = None,
     ) -> None:
         self._inner = Assistant(
             data_dir,
@@ -148,7 +149,7 @@ class AsyncAssistant:
             chunk_tokens=chunk_tokens,
             chunk_overlap=chunk_overlap,
             ocr=ocr,
-            ocr_languages=list(ocr_languages),
+            ocr_languages=None if ocr_languages is None else list(ocr_languages),
             ollama_url=ollama_url,
             backend=backend,
             model=model,
@@ -180,7 +181,7 @@ class AsyncAssistant:
         return view
 
     @property
-    def sync(self) -> Assistant:
+    def blocking(self) -> Assistant:
         """The synchronous :class:`Assistant` behind this one (same index, same model)."""
         return self._inner
 
@@ -204,6 +205,21 @@ class AsyncAssistant:
     async def ingest_bytes(self, name: str, data: bytes) -> FileReport:
         """Ingests one uploaded document given as bytes; see :meth:`Assistant.ingest_bytes`."""
         return await self._inner._aingest_bytes(name, data)
+
+    async def sync(
+        self,
+        paths: Union[StrPath, Sequence[StrPath]],
+        *,
+        dry_run: bool = False,
+        retry_failed: bool = False,
+        progress: Optional[ProgressCallback] = None,
+    ) -> dict[str, Any]:
+        """Makes the index match folders; see :meth:`Assistant.sync`."""
+        return await self._inner._async(paths, dry_run, retry_failed, progress)
+
+    async def failures(self) -> list[dict[str, Any]]:
+        """The files that failed at the last ingest, sync or watch."""
+        return await self._inner._afailures()
 
     async def search(self, query: str, k: Optional[int] = None) -> list[Passage]:
         """The ``k`` passages that best match ``query``, best first."""
@@ -267,6 +283,84 @@ class AsyncAssistant:
             question, model, top_k, no_context, temperature, num_ctx, num_predict, seed
         )
 
+    async def chat(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        model: Optional[str] = None,
+        top_k: Optional[int] = None,
+        no_context: bool = False,
+        temperature: Optional[float] = None,
+        num_ctx: Optional[int] = None,
+        num_predict: Optional[int] = None,
+        seed: Optional[int] = None,
+    ) -> Answer:
+        """Answers the last user message of a conversation; see :meth:`Assistant.chat`."""
+        return await self._inner._achat(messages, model, top_k, no_context, temperature, num_ctx, num_predict, seed)
+
+    def chat_stream(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        model: Optional[str] = None,
+        top_k: Optional[int] = None,
+        no_context: bool = False,
+        temperature: Optional[float] = None,
+        num_ctx: Optional[int] = None,
+        num_predict: Optional[int] = None,
+        seed: Optional[int] = None,
+    ) -> AsyncAnswerStream:
+        """Streams :meth:`chat`: ``async for token in stream``, then ``stream.answer``."""
+        return self._inner._achat_stream(messages, model, top_k, no_context, temperature, num_ctx, num_predict, seed)
+
+    async def continue_conversation(
+        self,
+        conversation_id: int,
+        question: str,
+        *,
+        model: Optional[str] = None,
+        top_k: Optional[int] = None,
+        no_context: bool = False,
+        temperature: Optional[float] = None,
+        num_ctx: Optional[int] = None,
+        num_predict: Optional[int] = None,
+        seed: Optional[int] = None,
+    ) -> Answer:
+        """Asks in a stored conversation; see :meth:`Assistant.continue_conversation`."""
+        return await self._inner._acontinue_conversation(conversation_id, question, model, top_k, no_context, temperature, num_ctx, num_predict, seed)
+
+    def continue_conversation_stream(
+        self,
+        conversation_id: int,
+        question: str,
+        *,
+        model: Optional[str] = None,
+        top_k: Optional[int] = None,
+        no_context: bool = False,
+        temperature: Optional[float] = None,
+        num_ctx: Optional[int] = None,
+        num_predict: Optional[int] = None,
+        seed: Optional[int] = None,
+    ) -> AsyncAnswerStream:
+        """Streams :meth:`continue_conversation`; the turn is stored when the stream ends."""
+        return self._inner._acontinue_conversation_stream(conversation_id, question, model, top_k, no_context, temperature, num_ctx, num_predict, seed)
+
+    async def new_conversation(self, title: Optional[str] = None) -> dict[str, Any]:
+        """Starts a stored conversation; see :meth:`Assistant.new_conversation`."""
+        return await self._inner._anew_conversation(title)
+
+    async def conversations(self) -> list[dict[str, Any]]:
+        """The stored conversations, most recently updated first."""
+        return await self._inner._aconversations()
+
+    async def conversation(self, conversation_id: int) -> dict[str, Any]:
+        """A stored conversation with its turns."""
+        return await self._inner._aconversation(conversation_id)
+
+    async def delete_conversation(self, conversation_id: int) -> dict[str, Any]:
+        """Deletes a stored conversation; returns what was deleted."""
+        return await self._inner._adelete_conversation(conversation_id)
+
     def __repr__(self) -> str:
         return "Async" + repr(self._inner)
 
@@ -278,6 +372,7 @@ __all__ = [
     "AsyncAnswerStream",
     "AsyncAssistant",
     "ContextOverflowError",
+    "ConversationNotFoundError",
     "CorruptDocumentError",
     "Document",
     "DocumentNotFoundError",

@@ -2,12 +2,13 @@
 
 import os
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterator, Optional, Sequence, Union, final
+from typing import Any, Awaitable, Callable, Iterator, Mapping, Optional, Sequence, Union, final
 
 import numpy as np
 import numpy.typing as npt
 
 _StrPath = Union[str, os.PathLike[str]]
+_Message = Union[Mapping[str, str], Any]
 _DocSelector = Union[Document, int, str, os.PathLike[str]]
 _Progress = Callable[[int, int, str, str], object]
 
@@ -40,6 +41,7 @@ __all__ = [
     "OllamaError",
     "RequestTimeoutError",
     "ContextOverflowError",
+    "ConversationNotFoundError",
     "OperationCancelledError",
     "ERROR_CLASSES",
     "Assistant",
@@ -53,14 +55,14 @@ __all__ = [
     "ModelInfo",
     "Answer",
     "Timings",
-    "_core_defaults",
+    "_core_config",
     "_is_forked_child",
 ]
 __version__: str
 ERROR_CODES: list[str]
 ERROR_CLASSES: dict[str, type[ItassistError]]
 
-def _core_defaults() -> dict[str, Any]: ...
+def _core_config(data_dir: _StrPath) -> str: ...
 def _is_forked_child() -> bool: ...
 
 # ----- exceptions -----
@@ -89,6 +91,7 @@ class IndexLockedError(ItassistError): ...
 class IndexFullError(ItassistError): ...
 class IndexCorruptError(ItassistError): ...
 class IndexStorageError(ItassistError): ...
+class ConversationNotFoundError(ItassistError, LookupError): ...
 class DocumentNotFoundError(ItassistError, LookupError): ...
 class InvalidInputError(ItassistError, ValueError): ...
 class OllamaUnreachableError(ItassistError, ConnectionError): ...
@@ -321,6 +324,18 @@ class Answer:
     def context_window(self) -> Optional[int]: ...
     @property
     def estimated_prompt_tokens(self) -> Optional[int]: ...
+    @property
+    def searched_query(self) -> Optional[str]: ...
+    @property
+    def history_turns(self) -> int: ...
+    @property
+    def dropped_turns(self) -> int: ...
+    @property
+    def language(self) -> Optional[str]: ...
+    @property
+    def warnings(self) -> list[dict[str, str]]: ...
+    @property
+    def conversation_id(self) -> Optional[int]: ...
     def to_dict(self) -> dict[str, Any]: ...
 
 @final
@@ -360,26 +375,26 @@ class Assistant:
         data_dir: _StrPath,
         *,
         model_dir: Optional[_StrPath] = None,
-        embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2",
+        embedding_model: Optional[str] = None,
         onnxruntime: Optional[_StrPath] = None,
-        top_k: int = 5,
-        chunk_tokens: int = 128,
-        chunk_overlap: int = 32,
-        ocr: bool = True,
-        ocr_languages: Sequence[str] = ("eng", "spa"),
+        top_k: Optional[int] = None,
+        chunk_tokens: Optional[int] = None,
+        chunk_overlap: Optional[int] = None,
+        ocr: Optional[bool] = None,
+        ocr_languages: Optional[Sequence[str]] = None,
         ollama_url: Optional[str] = None,
-        backend: str = "ollama",
+        backend: Optional[str] = None,
         model: Optional[str] = None,
         temperature: Optional[float] = None,
         num_ctx: Optional[int] = None,
-        num_predict: Optional[int] = 512,
+        num_predict: Optional[int] = None,
         seed: Optional[int] = None,
         api_key: Optional[str] = None,
-        batch_size: int = 32,
+        batch_size: Optional[int] = None,
         threads: Optional[int] = None,
-        connect_timeout: float = 5.0,
-        request_timeout: float = 30.0,
-        generation_timeout: float = 600.0,
+        connect_timeout: Optional[float] = None,
+        request_timeout: Optional[float] = None,
+        generation_timeout: Optional[float] = None,
         lazy: bool = False,
     ) -> Assistant: ...
     @property
@@ -428,6 +443,69 @@ class Assistant:
         num_predict: Optional[int] = None,
         seed: Optional[int] = None,
     ) -> AnswerStream: ...
+    def chat(
+        self,
+        messages: Sequence[_Message],
+        *,
+        model: Optional[str] = None,
+        top_k: Optional[int] = None,
+        no_context: bool = False,
+        temperature: Optional[float] = None,
+        num_ctx: Optional[int] = None,
+        num_predict: Optional[int] = None,
+        seed: Optional[int] = None,
+    ) -> Answer: ...
+    def chat_stream(
+        self,
+        messages: Sequence[_Message],
+        *,
+        model: Optional[str] = None,
+        top_k: Optional[int] = None,
+        no_context: bool = False,
+        temperature: Optional[float] = None,
+        num_ctx: Optional[int] = None,
+        num_predict: Optional[int] = None,
+        seed: Optional[int] = None,
+    ) -> AnswerStream: ...
+    def continue_conversation(
+        self,
+        conversation_id: int,
+        question: str,
+        *,
+        model: Optional[str] = None,
+        top_k: Optional[int] = None,
+        no_context: bool = False,
+        temperature: Optional[float] = None,
+        num_ctx: Optional[int] = None,
+        num_predict: Optional[int] = None,
+        seed: Optional[int] = None,
+    ) -> Answer: ...
+    def continue_conversation_stream(
+        self,
+        conversation_id: int,
+        question: str,
+        *,
+        model: Optional[str] = None,
+        top_k: Optional[int] = None,
+        no_context: bool = False,
+        temperature: Optional[float] = None,
+        num_ctx: Optional[int] = None,
+        num_predict: Optional[int] = None,
+        seed: Optional[int] = None,
+    ) -> AnswerStream: ...
+    def new_conversation(self, title: Optional[str] = None) -> dict[str, Any]: ...
+    def conversations(self) -> list[dict[str, Any]]: ...
+    def conversation(self, conversation_id: int) -> dict[str, Any]: ...
+    def delete_conversation(self, conversation_id: int) -> dict[str, Any]: ...
+    def sync(
+        self,
+        paths: Union[_StrPath, Sequence[_StrPath]],
+        *,
+        dry_run: bool = False,
+        retry_failed: bool = False,
+        progress: Optional[_Progress] = None,
+    ) -> dict[str, Any]: ...
+    def failures(self) -> list[dict[str, Any]]: ...
     def _aopen(self) -> Any: ...
     def _aingest(self, paths: Any, progress: Optional[_Progress] = None) -> Any: ...
     def _aingest_bytes(self, name: str, data: bytes) -> Any: ...
@@ -460,6 +538,64 @@ class Assistant:
         num_predict: Optional[int] = None,
         seed: Optional[int] = None,
     ) -> AsyncAnswerStream: ...
+    def _achat(
+        self,
+        messages: Sequence[_Message],
+        model: Optional[str] = None,
+        top_k: Optional[int] = None,
+        no_context: bool = False,
+        temperature: Optional[float] = None,
+        num_ctx: Optional[int] = None,
+        num_predict: Optional[int] = None,
+        seed: Optional[int] = None,
+    ) -> Any: ...
+    def _achat_stream(
+        self,
+        messages: Sequence[_Message],
+        model: Optional[str] = None,
+        top_k: Optional[int] = None,
+        no_context: bool = False,
+        temperature: Optional[float] = None,
+        num_ctx: Optional[int] = None,
+        num_predict: Optional[int] = None,
+        seed: Optional[int] = None,
+    ) -> AsyncAnswerStream: ...
+    def _acontinue_conversation(
+        self,
+        conversation_id: int,
+        question: str,
+        model: Optional[str] = None,
+        top_k: Optional[int] = None,
+        no_context: bool = False,
+        temperature: Optional[float] = None,
+        num_ctx: Optional[int] = None,
+        num_predict: Optional[int] = None,
+        seed: Optional[int] = None,
+    ) -> Any: ...
+    def _acontinue_conversation_stream(
+        self,
+        conversation_id: int,
+        question: str,
+        model: Optional[str] = None,
+        top_k: Optional[int] = None,
+        no_context: bool = False,
+        temperature: Optional[float] = None,
+        num_ctx: Optional[int] = None,
+        num_predict: Optional[int] = None,
+        seed: Optional[int] = None,
+    ) -> AsyncAnswerStream: ...
+    def _anew_conversation(self, title: Optional[str] = None) -> Any: ...
+    def _aconversations(self) -> Any: ...
+    def _aconversation(self, conversation_id: int) -> Any: ...
+    def _adelete_conversation(self, conversation_id: int) -> Any: ...
+    def _async(
+        self,
+        paths: Any,
+        dry_run: bool = False,
+        retry_failed: bool = False,
+        progress: Optional[_Progress] = None,
+    ) -> Any: ...
+    def _afailures(self) -> Any: ...
     @staticmethod
     def _restore(config: str, api_key: Optional[str]) -> Assistant: ...
     def __reduce__(self) -> Any: ...

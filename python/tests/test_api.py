@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import subprocess
 import sys
@@ -22,20 +23,20 @@ def test_version_and_exports() -> None:
     assert itassist.Passage.__module__ == "itassist"
 
 
-def test_keyword_defaults_are_the_core_defaults() -> None:
-    core = itassist._native._core_defaults()
+def test_keyword_arguments_leave_the_defaults_to_the_core(tmp_path: Path) -> None:
     sync = inspect.signature(itassist.Assistant).parameters
     asyn = inspect.signature(itassist.AsyncAssistant).parameters
-    for name, value in core.items():
-        if name == "model":
-            # None means the core's default chat model.
-            assert sync[name].default is None and asyn[name].default is None
-            assert value == "llama3"
-            continue
-        expected = tuple(value) if isinstance(value, list) else value
-        assert sync[name].default == expected, name
-        assert asyn[name].default == expected, name
     assert set(sync) - {"lazy"} == set(asyn)
+    for name in set(asyn) - {"data_dir"}:
+        assert sync[name].default is None and asyn[name].default is None, name
+    opened = itassist.Assistant(tmp_path, lazy=True).config
+    core = json.loads(itassist._native._core_config(str(tmp_path)))
+    # The package only adds where its bundled ONNX Runtime lives.
+    opened["embedding"].pop("onnxruntime", None)
+    core["embedding"].pop("onnxruntime", None)
+    assert opened == core
+    top = itassist.Assistant(tmp_path, lazy=True, top_k=9, ocr_languages=("spa",)).config
+    assert top["retrieval"]["top_k"] == 9 and top["loading"]["ocr_languages"] == ["spa"]
 
 
 def test_ingest_report(fresh: itassist.Assistant, docs_dir: Path) -> None:

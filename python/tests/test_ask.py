@@ -124,3 +124,53 @@ def test_async_ask_and_stream(chat: itassist.Assistant) -> None:
         assert direct.sources == []
 
     asyncio.run(main())
+
+
+FOLLOW_UP = [
+    {"role": "user", "content": "How do I add my private key to the ssh agent?"},
+    {"role": "assistant", "content": "Run ssh-add with the key file."},
+    {"role": "user", "content": "and how do I remove all of them again?"},
+]
+
+
+def test_chat_searches_the_follow_up_with_the_earlier_turn(chat: itassist.Assistant) -> None:
+    answer = chat.chat(FOLLOW_UP, top_k=2, num_predict=24)
+    assert answer.question == "and how do I remove all of them again?"
+    assert answer.searched_query and answer.searched_query != answer.question
+    assert answer.sources[0].name == "ssh-add.1"
+    assert answer.history_turns >= 1 and answer.dropped_turns == 0
+    assert isinstance(answer.warnings, list)
+    stream = chat.chat_stream(FOLLOW_UP, top_k=1, num_predict=16)
+    assert "".join(stream).strip() == stream.answer.answer
+    with pytest.raises(itassist.InvalidInputError):
+        chat.chat([{"role": "assistant", "content": "hi"}])
+    with pytest.raises(TypeError):
+        chat.chat("not a list of messages")
+
+
+def test_stored_conversations(chat: itassist.Assistant) -> None:
+    created = chat.new_conversation("agent keys")
+    assert created["title"] == "agent keys" and created["turns"] == []
+    first = chat.continue_conversation(created["id"], FOLLOW_UP[0]["content"], num_predict=16)
+    assert first.conversation_id == created["id"]
+    stream = chat.continue_conversation_stream(created["id"], FOLLOW_UP[2]["content"], num_predict=16)
+    list(stream)
+    stored = chat.conversation(created["id"])
+    assert [t["question"] for t in stored["turns"]] == [
+        FOLLOW_UP[0]["content"], FOLLOW_UP[2]["content"]
+    ]
+    assert stored["turns"][0]["sources"]
+    assert any(c["id"] == created["id"] and c["turns"] == 2 for c in chat.conversations())
+
+    async def main() -> None:
+        a = itassist.AsyncAssistant.from_sync(chat)
+        answer = await a.chat(FOLLOW_UP, top_k=1, num_predict=16)
+        assert answer.sources
+        gone = await a.delete_conversation(created["id"])
+        assert gone["id"] == created["id"]
+
+    asyncio.run(main())
+    with pytest.raises(itassist.ConversationNotFoundError) as caught:
+        chat.conversation(created["id"])
+    assert caught.value.code == "conversation_not_found"
+    assert isinstance(caught.value, LookupError)

@@ -26,7 +26,7 @@ def test_every_async_method(corpus: Path, tmp_path: Path, docs_dir: Path) -> Non
     async def main() -> None:
         # Opening loads the model off the event loop.
         a = await itassist.AsyncAssistant.open(tmp_path / "index", model_dir=model_dir(), ocr=False)
-        assert repr(a).startswith("AsyncAssistant(") and a.sync.is_open
+        assert repr(a).startswith("AsyncAssistant(") and a.blocking.is_open
         assert a.data_dir == tmp_path / "index"
         seen: list[str] = []
         report = await a.ingest(docs_dir, progress=lambda d, t, p, s: seen.append(s))
@@ -48,7 +48,7 @@ def test_every_async_method(corpus: Path, tmp_path: Path, docs_dir: Path) -> Non
         assert removed.id == doc.id
         assert (await a.stats()).documents == 3
         # Results match the sync API over the same core.
-        sync_hits = a.sync.search("list the identities held by the agent", k=2)
+        sync_hits = a.blocking.search("list the identities held by the agent", k=2)
         assert [h.chunk_id for h in sync_hits] == [h.chunk_id for h in hits]
         with pytest.raises(itassist.DocumentNotFoundError):
             await a.remove("scp.1")

@@ -20,8 +20,9 @@ use napi_derive::napi;
 use crate::answer::AskStream;
 use crate::error;
 use crate::types::{
-    Answer, AskOptions, AssistantOptions, Document, FileReport, IndexStats, IngestReport,
-    ModelInfo, Passage,
+    Answer, AskOptions, AssistantOptions, ChatMessage, Conversation, ConversationSummary, Document,
+    FailureRecord, FileReport, IndexStats, IngestReport, ModelInfo, Passage, SyncOptions,
+    SyncReport,
 };
 
 /// A local document assistant over one index directory.
@@ -32,6 +33,12 @@ use crate::types::{
 #[napi]
 pub struct Assistant {
     inner: Arc<itassist::Assistant>,
+}
+
+/// A conversation id from JavaScript (ids are never negative: a negative one names no
+/// conversation).
+fn conversation_id(id: i64) -> itassist::Result<u64> {
+    u64::try_from(id).map_err(|_| itassist::Error::ConversationNotFound { id: id.to_string() })
 }
 
 /// Runs `work` on tokio's blocking pool and settles a promise with its result.
@@ -61,44 +68,27 @@ where
     })
 }
 
-/// The core configuration for `options`.
+/// The core configuration for `options` (unset options keep the core's defaults).
 fn config(options: AssistantOptions) -> itassist::Result<itassist::Config> {
-    let mut config = itassist::Config::new(&options.data_dir);
-    if let Some(dir) = options.model_dir {
-        config.embedding.model_dir = Some(PathBuf::from(dir));
+    itassist::ConfigOverrides {
+        model_dir: options.model_dir.map(PathBuf::from),
+        embedding_model: options.embedding_model,
+        // The `onnxruntime-node` package's library, unless one is named.
+        onnxruntime: options
+            .onnx_runtime
+            .map(PathBuf::from)
+            .or_else(crate::default_onnx_runtime),
+        top_k: options.top_k.map(|k| k as usize),
+        chunk_tokens: options.chunk_tokens.map(|t| t as usize),
+        chunk_overlap: options.chunk_overlap.map(|t| t as usize),
+        ocr: options.ocr,
+        ollama_url: options.ollama_url,
+        backend: options.backend,
+        model: options.model,
+        connect_timeout: options.connect_timeout_secs,
+        ..Default::default()
     }
-    if let Some(model) = options.embedding_model {
-        config.embedding.model = model;
-    }
-    config.embedding.onnxruntime = options
-        .onnx_runtime
-        .map(PathBuf::from)
-        .or_else(crate::default_onnx_runtime);
-    if let Some(k) = options.top_k {
-        config.retrieval.top_k = k as usize;
-    }
-    if let Some(tokens) = options.chunk_tokens {
-        config.chunking.max_tokens = tokens as usize;
-    }
-    if let Some(overlap) = options.chunk_overlap {
-        config.chunking.overlap_tokens = overlap as usize;
-    }
-    if let Some(ocr) = options.ocr {
-        config.loading.ocr = ocr;
-    }
-    if let Some(url) = options.ollama_url {
-        config.answer.base_url = url;
-    }
-    if let Some(backend) = options.backend {
-        config.answer.backend = backend.parse()?;
-    }
-    if let Some(model) = options.model {
-        config.answer.model = model;
-    }
-    if let Some(secs) = options.connect_timeout_secs {
-        config.answer.connect_timeout_secs = secs;
-    }
-    Ok(config)
+    .into_config(options.data_dir)
 }
 
 #[napi]
@@ -174,6 +164,65 @@ impl Assistant {
                 return Err(itassist::Error::Cancelled);
             }
             Ok(report.into())
+        })
+    }
+
+    /// Makes the index match the folders (or files) `paths`: adds new files, replaces changed
+    /// ones, re-points moved or renamed ones without re-embedding them, and removes documents
+    /// whose files under `paths` are gone (documents from elsewhere and uploads are never
+    /// touched). `{ dryRun: true }` changes nothing and reports what would change. Aborting
+    /// `signal` stops after the document in flight and rejects with `code` `cancelled`.
+    #[napi(
+        ts_args_type = "paths: string | Array<string>, options?: SyncOptions | undefined | null, signal?: AbortSignal | undefined | null"
+    )]
+    pub fn sync<'env>(
+        &self,
+        env: &'env Env,
+        paths: Either<String, Vec<String>>,
+        options: Option<SyncOptions>,
+        signal: Option<AbortSignal>,
+    ) -> napi::Result<PromiseRaw<'env, SyncReport>> {
+        let inner = self.inner.clone();
+        let paths = match paths {
+            Either::A(one) => vec![one],
+            Either::B(many) => many,
+        };
+        let options: itassist::sync::SyncOptions = options.unwrap_or_default().into();
+        let aborted = Arc::new(AtomicBool::new(false));
+        if let Some(signal) = signal {
+            let flag = aborted.clone();
+            signal.on_abort(move || flag.store(true, Ordering::Relaxed));
+        }
+        blocking(env, move || {
+            let stop_when_aborted = |_: &itassist::sync::SyncEvent| {
+                if aborted.load(Ordering::Relaxed) {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            };
+            let report = inner.sync_with_progress(&paths, &options, &stop_when_aborted)?;
+            if report.cancelled {
+                return Err(itassist::Error::Cancelled);
+            }
+            Ok(report.into())
+        })
+    }
+
+    /// The files that failed at the last ingest, sync or watch, with their error code and
+    /// message.
+    #[napi]
+    pub fn failures<'env>(
+        &self,
+        env: &'env Env,
+    ) -> napi::Result<PromiseRaw<'env, Vec<FailureRecord>>> {
+        let inner = self.inner.clone();
+        blocking(env, move || {
+            Ok(inner
+                .failures()?
+                .into_iter()
+                .map(FailureRecord::from)
+                .collect())
         })
     }
 
@@ -287,6 +336,128 @@ impl Assistant {
     pub fn ask_stream(&self, question: String, options: Option<AskOptions>) -> AskStream {
         let options: itassist::AskOptions = options.unwrap_or_default().into();
         AskStream::new(self.inner.ask_stream(&question, options))
+    }
+
+    /// Answers the last `user` message of a conversation (OpenAI-style messages). Earlier
+    /// turns make the follow-up searchable (`answer.searchedQuery` is what was searched) and
+    /// go into the prompt as far as the window allows (`answer.droppedTurns`).
+    #[napi]
+    pub fn chat<'env>(
+        &self,
+        env: &'env Env,
+        messages: Vec<ChatMessage>,
+        options: Option<AskOptions>,
+    ) -> napi::Result<PromiseRaw<'env, Answer>> {
+        let inner = self.inner.clone();
+        let options: itassist::AskOptions = options.unwrap_or_default().into();
+        let messages: Vec<_> = messages.into_iter().map(Into::into).collect();
+        future(env, async move {
+            Ok(inner.chat(&messages, &options).await?.into())
+        })
+    }
+
+    /// Like `chat`, streaming the same events as `askStream`.
+    #[napi]
+    pub fn chat_stream(
+        &self,
+        messages: Vec<ChatMessage>,
+        options: Option<AskOptions>,
+    ) -> AskStream {
+        let options: itassist::AskOptions = options.unwrap_or_default().into();
+        let messages: Vec<_> = messages.into_iter().map(Into::into).collect();
+        AskStream::new(self.inner.chat_stream(&messages, options))
+    }
+
+    /// Starts a stored conversation (`title` defaults to its first question).
+    #[napi]
+    pub fn new_conversation<'env>(
+        &self,
+        env: &'env Env,
+        title: Option<String>,
+    ) -> napi::Result<PromiseRaw<'env, Conversation>> {
+        let inner = self.inner.clone();
+        blocking(env, move || {
+            Ok(inner.new_conversation(title.as_deref())?.into())
+        })
+    }
+
+    /// The stored conversations, most recently updated first.
+    #[napi]
+    pub fn conversations<'env>(
+        &self,
+        env: &'env Env,
+    ) -> napi::Result<PromiseRaw<'env, Vec<ConversationSummary>>> {
+        let inner = self.inner.clone();
+        blocking(env, move || {
+            Ok(inner
+                .conversations()?
+                .into_iter()
+                .map(ConversationSummary::from)
+                .collect())
+        })
+    }
+
+    /// A stored conversation with its turns; rejects with `code` `conversation_not_found`.
+    #[napi]
+    pub fn conversation<'env>(
+        &self,
+        env: &'env Env,
+        id: i64,
+    ) -> napi::Result<PromiseRaw<'env, Conversation>> {
+        let inner = self.inner.clone();
+        blocking(env, move || {
+            Ok(inner.conversation(conversation_id(id)?)?.into())
+        })
+    }
+
+    /// Deletes a stored conversation; resolves to what was deleted.
+    #[napi]
+    pub fn delete_conversation<'env>(
+        &self,
+        env: &'env Env,
+        id: i64,
+    ) -> napi::Result<PromiseRaw<'env, Conversation>> {
+        let inner = self.inner.clone();
+        blocking(env, move || {
+            Ok(inner.delete_conversation(conversation_id(id)?)?.into())
+        })
+    }
+
+    /// Asks `question` in stored conversation `id`: its earlier turns are the context, and
+    /// the new turn is stored with its sources.
+    #[napi]
+    pub fn continue_conversation<'env>(
+        &self,
+        env: &'env Env,
+        id: i64,
+        question: String,
+        options: Option<AskOptions>,
+    ) -> napi::Result<PromiseRaw<'env, Answer>> {
+        let inner = self.inner.clone();
+        let options: itassist::AskOptions = options.unwrap_or_default().into();
+        future(env, async move {
+            Ok(inner
+                .continue_conversation(conversation_id(id)?, &question, &options)
+                .await?
+                .into())
+        })
+    }
+
+    /// Like `continueConversation`, streaming; the turn is stored when the stream ends.
+    #[napi]
+    pub fn continue_conversation_stream(
+        &self,
+        env: &Env,
+        id: i64,
+        question: String,
+        options: Option<AskOptions>,
+    ) -> napi::Result<AskStream> {
+        let options: itassist::AskOptions = options.unwrap_or_default().into();
+        let id = conversation_id(id).map_err(|e| error::core_error(env, &e))?;
+        Ok(AskStream::new(
+            self.inner
+                .continue_conversation_stream(id, &question, options),
+        ))
     }
 
     /// The models the chat-model server has.

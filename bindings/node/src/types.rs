@@ -475,6 +475,151 @@ pub struct Answer {
     pub context_window: Option<u32>,
     /// Estimated prompt tokens.
     pub estimated_prompt_tokens: Option<u32>,
+    /// The query the passages were retrieved with (in a conversation, the standalone query
+    /// made from it); absent when nothing was retrieved.
+    pub searched_query: Option<String>,
+    /// Earlier turns of the conversation given to the model.
+    pub history_turns: u32,
+    /// Earlier turns left out (oldest first, whole) because they did not fit the window.
+    pub dropped_turns: u32,
+    /// The language the model was told to answer in (e.g. `'Spanish'`), when known.
+    pub language: Option<String>,
+    /// Warnings, e.g. `context_truncated`.
+    pub warnings: Vec<Warning>,
+    /// The stored conversation the turn was added to, when asked in one.
+    pub conversation_id: Option<i64>,
+}
+
+/// Something to know about an answer that is not an error.
+#[napi(object)]
+#[derive(Debug, Clone)]
+pub struct Warning {
+    /// Stable code, e.g. `context_truncated`.
+    pub code: String,
+    /// What happened and what to do.
+    pub message: String,
+}
+
+/// One message of a conversation, in OpenAI's chat format.
+#[napi(object)]
+#[derive(Debug, Clone)]
+pub struct ChatMessage {
+    /// `'system'`, `'user'` or `'assistant'`.
+    #[napi(ts_type = "'system' | 'user' | 'assistant'")]
+    pub role: String,
+    /// The text.
+    pub content: String,
+}
+
+impl From<ChatMessage> for itassist::ollama::ChatMessage {
+    fn from(m: ChatMessage) -> Self {
+        itassist::ollama::ChatMessage {
+            role: m.role,
+            content: m.content,
+        }
+    }
+}
+
+/// One stored question and answer.
+#[napi(object)]
+#[derive(Debug, Clone)]
+pub struct Turn {
+    /// The question.
+    pub question: String,
+    /// The answer.
+    pub answer: String,
+    /// The passages the answer was written from, numbered from 1.
+    pub sources: Vec<Passage>,
+    /// 1-based numbers of the sources the answer cites.
+    pub cited: Vec<u32>,
+    /// The query searched for this turn.
+    pub searched_query: Option<String>,
+    /// The model that answered.
+    pub model: String,
+    /// Warnings given with the answer.
+    pub warnings: Vec<Warning>,
+    /// When it was asked (seconds since the Unix epoch).
+    pub created_at: f64,
+}
+
+/// A stored conversation with its turns.
+#[napi(object)]
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    /// Its id (for `continueConversation`).
+    pub id: i64,
+    /// Its title (by default, the first question).
+    pub title: String,
+    /// Seconds since the Unix epoch.
+    pub created_at: f64,
+    /// Seconds since the Unix epoch.
+    pub updated_at: f64,
+    /// The turns, oldest first.
+    pub turns: Vec<Turn>,
+}
+
+/// A stored conversation without its turns (`conversations()`).
+#[napi(object)]
+#[derive(Debug, Clone)]
+pub struct ConversationSummary {
+    /// Its id.
+    pub id: i64,
+    /// Its title.
+    pub title: String,
+    /// Seconds since the Unix epoch.
+    pub created_at: f64,
+    /// Seconds since the Unix epoch.
+    pub updated_at: f64,
+    /// Number of turns.
+    pub turns: u32,
+}
+
+impl From<itassist::answer::Warning> for Warning {
+    fn from(w: itassist::answer::Warning) -> Self {
+        Warning {
+            code: w.code,
+            message: w.message,
+        }
+    }
+}
+
+impl From<itassist::index::Turn> for Turn {
+    fn from(t: itassist::index::Turn) -> Self {
+        Turn {
+            question: t.question,
+            answer: t.answer,
+            sources: t.sources.into_iter().map(Passage::from).collect(),
+            cited: t.cited.into_iter().map(count).collect(),
+            searched_query: t.searched_query,
+            model: t.model,
+            warnings: t.warnings.into_iter().map(Warning::from).collect(),
+            created_at: num(t.created_at),
+        }
+    }
+}
+
+impl From<itassist::index::Conversation> for Conversation {
+    fn from(c: itassist::index::Conversation) -> Self {
+        Conversation {
+            id: id(c.id),
+            title: c.title,
+            created_at: num(c.created_at),
+            updated_at: num(c.updated_at),
+            turns: c.turns.into_iter().map(Turn::from).collect(),
+        }
+    }
+}
+
+impl From<itassist::index::ConversationSummary> for ConversationSummary {
+    fn from(c: itassist::index::ConversationSummary) -> Self {
+        ConversationSummary {
+            id: id(c.id),
+            title: c.title,
+            created_at: num(c.created_at),
+            updated_at: num(c.updated_at),
+            turns: count(c.turns),
+        }
+    }
 }
 
 impl From<itassist::Answer> for Answer {
@@ -490,6 +635,191 @@ impl From<itassist::Answer> for Answer {
             finish_reason: a.finish_reason,
             context_window: a.context_window.map(count),
             estimated_prompt_tokens: a.estimated_prompt_tokens.map(count),
+            searched_query: a.searched_query,
+            history_turns: count(a.history_turns),
+            dropped_turns: count(a.dropped_turns),
+            language: a.language,
+            warnings: a.warnings.into_iter().map(Warning::from).collect(),
+            conversation_id: a.conversation_id.map(id),
+        }
+    }
+}
+
+/// Options of `sync`.
+#[napi(object)]
+#[derive(Debug, Default, Clone)]
+pub struct SyncOptions {
+    /// Only report what would change; change nothing.
+    pub dry_run: Option<bool>,
+    /// Try again files that failed before even if they did not change.
+    pub retry_failed: Option<bool>,
+}
+
+impl From<SyncOptions> for itassist::sync::SyncOptions {
+    fn from(o: SyncOptions) -> Self {
+        itassist::sync::SyncOptions {
+            dry_run: o.dry_run.unwrap_or_default(),
+            retry_failed: o.retry_failed.unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+}
+
+/// One change a sync made (or, in a dry run, would make).
+#[napi(object)]
+#[derive(Debug, Clone)]
+pub struct SyncChange {
+    /// The file (for a removal: the document's source).
+    pub path: String,
+    /// `add`, `replace`, `move`, `remove`, `duplicate`, `known_failure`, `skipped` or `failed`.
+    pub action: String,
+    /// The document replaced, moved, removed or already holding the content.
+    pub document_id: Option<i64>,
+    /// For a move: the document's previous source; for a duplicate: the source holding it.
+    pub from: Option<String>,
+    /// For a known failure or a failure: the error code.
+    pub code: Option<String>,
+    /// Why it was skipped, or the error message.
+    pub message: Option<String>,
+}
+
+impl From<&itassist::sync::SyncChange> for SyncChange {
+    fn from(c: &itassist::sync::SyncChange) -> Self {
+        use itassist::sync::SyncAction as A;
+        let mut change = SyncChange {
+            path: c.path.to_string_lossy().into_owned(),
+            action: c.action.label().to_string(),
+            document_id: None,
+            from: None,
+            code: None,
+            message: None,
+        };
+        match &c.action {
+            A::Add => {}
+            A::Replace { document_id } | A::Remove { document_id } => {
+                change.document_id = Some(id(*document_id));
+            }
+            A::Move { document_id, from } => {
+                change.document_id = Some(id(*document_id));
+                change.from = Some(from.clone());
+            }
+            A::Duplicate {
+                document_id,
+                source,
+            } => {
+                change.document_id = Some(id(*document_id));
+                change.from = Some(source.clone());
+            }
+            A::KnownFailure { code, message } => {
+                change.code = Some(code.clone());
+                change.message = Some(message.clone());
+            }
+            A::Skipped { reason } => change.message = Some(reason.clone()),
+            A::Failed { error } => {
+                change.code = Some(error.code().to_string());
+                change.message = Some(error.display_chain());
+            }
+        }
+        change
+    }
+}
+
+/// Counts of a sync (in a dry run, of what would happen).
+#[napi(object)]
+#[derive(Debug, Clone)]
+pub struct SyncTotals {
+    /// Files newly indexed.
+    pub added: u32,
+    /// Files re-indexed because their content changed.
+    pub replaced: u32,
+    /// Documents removed because their file is gone.
+    pub removed: u32,
+    /// Documents re-pointed to a moved or renamed file (not re-embedded).
+    pub moved: u32,
+    /// Files already indexed as they are.
+    pub unchanged: u32,
+    /// Files that failed.
+    pub failed: u32,
+    /// Files skipped as known failures (failed before, unchanged since).
+    pub known_failures: u32,
+    /// Files whose content is already indexed from another file.
+    pub duplicates: u32,
+    /// Files skipped as unsupported.
+    pub skipped: u32,
+    /// Wall time, in seconds.
+    pub elapsed: f64,
+}
+
+/// The outcome of `sync`.
+#[napi(object)]
+pub struct SyncReport {
+    /// Whether this was a dry run (nothing changed).
+    pub dry_run: bool,
+    /// The roots, as absolute paths.
+    pub roots: Vec<String>,
+    /// Every path that is not unchanged, with its action.
+    pub changes: Vec<SyncChange>,
+    /// The ingest of the added and replaced files (empty in a dry run).
+    pub ingest: IngestReport,
+    /// Counts.
+    pub totals: SyncTotals,
+}
+
+impl From<itassist::sync::SyncReport> for SyncReport {
+    fn from(r: itassist::sync::SyncReport) -> Self {
+        let t = &r.totals;
+        SyncReport {
+            dry_run: r.dry_run,
+            roots: r
+                .roots
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect(),
+            changes: r.changes.iter().map(SyncChange::from).collect(),
+            totals: SyncTotals {
+                added: count(t.added),
+                replaced: count(t.replaced),
+                removed: count(t.removed),
+                moved: count(t.moved),
+                unchanged: count(t.unchanged),
+                failed: count(t.failed),
+                known_failures: count(t.known_failures),
+                duplicates: count(t.duplicates),
+                skipped: count(t.skipped),
+                elapsed: t.elapsed.as_secs_f64(),
+            },
+            ingest: r.ingest.into(),
+        }
+    }
+}
+
+/// A file that failed at the last ingest, sync or watch.
+#[napi(object)]
+#[derive(Debug, Clone)]
+pub struct FailureRecord {
+    /// The file's absolute path.
+    pub source: String,
+    /// The error code.
+    pub code: String,
+    /// The error message with its causes.
+    pub message: String,
+    /// The file's size when it failed.
+    pub size: Option<f64>,
+    /// Its modification time when it failed (seconds since the Unix epoch).
+    pub modified: Option<f64>,
+    /// When it failed (seconds since the Unix epoch).
+    pub failed_at: f64,
+}
+
+impl From<itassist::index::FailureRecord> for FailureRecord {
+    fn from(f: itassist::index::FailureRecord) -> Self {
+        FailureRecord {
+            source: f.source,
+            code: f.code,
+            message: f.message,
+            size: f.size.map(num),
+            modified: f.modified.map(num),
+            failed_at: num(f.failed_at),
         }
     }
 }

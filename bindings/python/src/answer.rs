@@ -12,12 +12,36 @@ use futures_util::StreamExt;
 use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
 
+use itassist::ollama::ChatMessage;
 use itassist::{AskEvent, AskOptions, AskStream};
 
 use crate::error::{to_py, IntoPyResult};
 use crate::op::{core_async, lock, Handle, Operation};
 use crate::runtime;
 use crate::types::{Answer, Passage};
+
+/// What is asked: one question, a conversation, or a question in a stored conversation.
+pub enum Question {
+    /// `Assistant.ask_stream`.
+    Single(String),
+    /// `Assistant.chat_stream`: messages whose last `user` message is the question.
+    Messages(Vec<ChatMessage>),
+    /// `Assistant.continue_conversation_stream`: `(conversation id, question)`.
+    Stored(u64, String),
+}
+
+impl Question {
+    /// Starts the core's stream for this question.
+    fn stream(self, core: &itassist::Assistant, options: AskOptions) -> AskStream {
+        match self {
+            Question::Single(question) => core.ask_stream(&question, options),
+            Question::Messages(messages) => core.chat_stream(&messages, options),
+            Question::Stored(id, question) => {
+                core.continue_conversation_stream(id, &question, options)
+            }
+        }
+    }
+}
 
 /// A question to stream the answer of: `Assistant.ask_stream` makes an `AnswerStream` of it,
 /// `_aask_stream` an `AsyncAnswerStream`.
@@ -27,7 +51,7 @@ pub struct AskRequest {
 
 impl AskRequest {
     /// A request for the answer to `question`, sent on the first token asked for.
-    pub fn new(handle: &Arc<Handle>, question: String, options: AskOptions) -> Self {
+    pub fn new(handle: &Arc<Handle>, question: Question, options: AskOptions) -> Self {
         AskRequest {
             shared: Arc::new(StreamShared {
                 source: tokio::sync::Mutex::new(StreamSource::Pending {
@@ -63,7 +87,7 @@ enum StreamSource {
     /// Not started: the core may still have to be opened.
     Pending {
         handle: Arc<Handle>,
-        question: String,
+        question: Question,
         options: AskOptions,
     },
     Running(AskStream),
@@ -94,7 +118,7 @@ impl StreamShared {
                         continue;
                     };
                     let core = core_async(handle).await?;
-                    *source = StreamSource::Running(core.ask_stream(&question, options));
+                    *source = StreamSource::Running(question.stream(&core, options));
                 }
                 StreamSource::Running(events) => match events.next().await {
                     None => {

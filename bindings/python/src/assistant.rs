@@ -20,21 +20,22 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use itassist::{AskOptions, Config, IngestEvent};
+use itassist::sync::{SyncEvent, SyncOptions};
+use itassist::{AskOptions, Config, ConfigOverrides, IngestEvent};
 
-use crate::answer::AskRequest;
+use crate::answer::{AskRequest, Question};
 use crate::error::{to_py, IntoPyResult};
 use crate::op::{lock, twin_methods, Core, Handle, Op, Operation};
 use crate::types::{
-    extract_paths, extract_selector, extract_texts, vectors_to_numpy, Answer, Document, FileReport,
-    IndexStats, IngestReport, ModelInfo, Passage,
+    extract_messages, extract_paths, extract_selector, extract_texts, to_python, vectors_to_numpy,
+    Answer, Document, FileReport, IndexStats, IngestReport, ModelInfo, Passage,
 };
 
 /// A local document assistant over one index directory.
 ///
 /// Opens (or creates) the index in `data_dir` and loads the embedding model (unless
-/// `lazy=True`, which defers both to the first call). Every keyword argument defaults to the
-/// core's default. Safe to share between threads; keeps working in a child after `os.fork()`.
+/// `lazy=True`, which defers both to the first call). A keyword argument left at `None`
+/// keeps the core's default (see `Assistant.config`). Safe to share between threads; keeps working in a child after `os.fork()`.
 #[pyclass(frozen, module = "itassist")]
 pub struct Assistant {
     handle: Arc<Handle>,
@@ -84,6 +85,49 @@ twin_methods! {
         }
         #[pyo3(signature = (name, data))]
         async fn _aingest_bytes;
+
+        /// Makes the index match the folders (or files) `paths`: adds new files, replaces
+        /// changed ones, re-points moved or renamed ones without re-embedding them, and removes
+        /// documents whose files under `paths` are gone (documents from elsewhere and uploads
+        /// are never touched). With `dry_run=True` nothing changes and the report lists what
+        /// would. Files that failed before and have not changed are skipped unless
+        /// `retry_failed=True`. Returns the report as a dict (`totals`, `changes`, `ingest`,
+        /// ...); `progress` is called as in `ingest`.
+        #[pyo3(signature = (paths, *, dry_run = false, retry_failed = false, progress = None))]
+        fn sync(
+            &self,
+            paths: &Bound<'py, PyAny>,
+            dry_run: bool,
+            retry_failed: bool,
+            progress: Option<Py<PyAny>>,
+        ) -> Op<Py<PyAny>> {
+            let roots = extract_paths(paths)?;
+            let options = SyncOptions {
+                dry_run,
+                retry_failed,
+                ..SyncOptions::default()
+            };
+            Ok(Op::cancellable(
+                &self.handle,
+                move |core, cancelled| run_sync(core, &roots, &options, progress.as_ref(), cancelled),
+                |py, report| to_python(py, &report),
+            ))
+        }
+        #[pyo3(signature = (paths, dry_run = false, retry_failed = false, progress = None))]
+        async fn _async;
+
+        /// The files that failed at the last ingest, sync or watch, as dicts (`source`,
+        /// `code`, `message`, `size`, `modified`, `failed_at`).
+        #[pyo3(signature = ())]
+        fn failures(&self) -> Op<Py<PyAny>> {
+            Ok(Op::blocking(
+                &self.handle,
+                |core| core.failures(),
+                |py, records| to_python(py, &records),
+            ))
+        }
+        #[pyo3(signature = ())]
+        async fn _afailures;
 
         /// The `k` passages that best match `query`, best first (`k` defaults to `top_k`).
         #[pyo3(signature = (query, k = None))]
@@ -213,10 +257,168 @@ twin_methods! {
             let options = AskOptions {
                 model, top_k, no_context, temperature, num_ctx, num_predict, seed,
             };
-            Ok(AskRequest::new(&self.handle, question, options))
+            Ok(AskRequest::new(&self.handle, Question::Single(question), options))
         }
         #[pyo3(signature = (question, model = None, top_k = None, no_context = false, temperature = None, num_ctx = None, num_predict = None, seed = None))]
         async fn _aask_stream;
+
+        /// Answers the last `user` message of a conversation, given as OpenAI-style messages
+        /// (`[{"role": "user", "content": ...}, {"role": "assistant", ...}, ...]`). Earlier
+        /// turns make the follow-up searchable (`answer.searched_query` is what was searched)
+        /// and go into the prompt as far as the window allows (`answer.dropped_turns`).
+        #[pyo3(signature = (messages, *, model = None, top_k = None, no_context = false, temperature = None, num_ctx = None, num_predict = None, seed = None))]
+        fn chat(
+            &self,
+            messages: &Bound<'py, PyAny>,
+            model: Option<String>,
+            top_k: Option<usize>,
+            no_context: bool,
+            temperature: Option<f32>,
+            num_ctx: Option<u32>,
+            num_predict: Option<u32>,
+            seed: Option<u64>,
+        ) -> Op<Answer> {
+            let messages = extract_messages(messages)?;
+            let options = AskOptions {
+                model, top_k, no_context, temperature, num_ctx, num_predict, seed,
+            };
+            Ok(Op::future(
+                &self.handle,
+                move |core| async move { core.chat(&messages, &options).await },
+                |_, answer| Ok(Answer(answer)),
+            ))
+        }
+        #[pyo3(signature = (messages, model = None, top_k = None, no_context = false, temperature = None, num_ctx = None, num_predict = None, seed = None))]
+        async fn _achat;
+
+        /// Like `chat`, streaming (see `ask_stream`).
+        #[pyo3(signature = (messages, *, model = None, top_k = None, no_context = false, temperature = None, num_ctx = None, num_predict = None, seed = None))]
+        fn chat_stream(
+            &self,
+            messages: &Bound<'py, PyAny>,
+            model: Option<String>,
+            top_k: Option<usize>,
+            no_context: bool,
+            temperature: Option<f32>,
+            num_ctx: Option<u32>,
+            num_predict: Option<u32>,
+            seed: Option<u64>,
+        ) -> AskRequest {
+            let messages = extract_messages(messages)?;
+            let options = AskOptions {
+                model, top_k, no_context, temperature, num_ctx, num_predict, seed,
+            };
+            Ok(AskRequest::new(&self.handle, Question::Messages(messages), options))
+        }
+        #[pyo3(signature = (messages, model = None, top_k = None, no_context = false, temperature = None, num_ctx = None, num_predict = None, seed = None))]
+        async fn _achat_stream;
+
+        /// Asks `question` in the stored conversation `conversation_id` (see
+        /// `new_conversation`): its earlier turns are the context, and the new turn is stored
+        /// with its sources. `answer.conversation_id` is the id.
+        #[pyo3(signature = (conversation_id, question, *, model = None, top_k = None, no_context = false, temperature = None, num_ctx = None, num_predict = None, seed = None))]
+        fn continue_conversation(
+            &self,
+            conversation_id: u64,
+            question: String,
+            model: Option<String>,
+            top_k: Option<usize>,
+            no_context: bool,
+            temperature: Option<f32>,
+            num_ctx: Option<u32>,
+            num_predict: Option<u32>,
+            seed: Option<u64>,
+        ) -> Op<Answer> {
+            let options = AskOptions {
+                model, top_k, no_context, temperature, num_ctx, num_predict, seed,
+            };
+            Ok(Op::future(
+                &self.handle,
+                move |core| async move {
+                    core.continue_conversation(conversation_id, &question, &options).await
+                },
+                |_, answer| Ok(Answer(answer)),
+            ))
+        }
+        #[pyo3(signature = (conversation_id, question, model = None, top_k = None, no_context = false, temperature = None, num_ctx = None, num_predict = None, seed = None))]
+        async fn _acontinue_conversation;
+
+        /// Like `continue_conversation`, streaming; the turn is stored when the stream ends.
+        #[pyo3(signature = (conversation_id, question, *, model = None, top_k = None, no_context = false, temperature = None, num_ctx = None, num_predict = None, seed = None))]
+        fn continue_conversation_stream(
+            &self,
+            conversation_id: u64,
+            question: String,
+            model: Option<String>,
+            top_k: Option<usize>,
+            no_context: bool,
+            temperature: Option<f32>,
+            num_ctx: Option<u32>,
+            num_predict: Option<u32>,
+            seed: Option<u64>,
+        ) -> AskRequest {
+            let options = AskOptions {
+                model, top_k, no_context, temperature, num_ctx, num_predict, seed,
+            };
+            Ok(AskRequest::new(
+                &self.handle,
+                Question::Stored(conversation_id, question),
+                options,
+            ))
+        }
+        #[pyo3(signature = (conversation_id, question, model = None, top_k = None, no_context = false, temperature = None, num_ctx = None, num_predict = None, seed = None))]
+        async fn _acontinue_conversation_stream;
+
+        /// Starts a stored conversation; returns it as a dict (`id`, `title`, `turns`, ...).
+        /// `title` defaults to its first question.
+        #[pyo3(signature = (title = None))]
+        fn new_conversation(&self, title: Option<String>) -> Op<Py<PyAny>> {
+            Ok(Op::blocking(
+                &self.handle,
+                move |core| core.new_conversation(title.as_deref()),
+                |py, conversation| to_python(py, &conversation),
+            ))
+        }
+        #[pyo3(signature = (title = None))]
+        async fn _anew_conversation;
+
+        /// The stored conversations, most recently updated first, as dicts (`id`, `title`,
+        /// `created_at`, `updated_at`, `turns`: the number of turns).
+        #[pyo3(signature = ())]
+        fn conversations(&self) -> Op<Py<PyAny>> {
+            Ok(Op::blocking(
+                &self.handle,
+                |core| core.conversations(),
+                |py, list| to_python(py, &list),
+            ))
+        }
+        #[pyo3(signature = ())]
+        async fn _aconversations;
+
+        /// A stored conversation with its turns (each with its question, answer and sources),
+        /// as a dict. Raises `ConversationNotFoundError` when there is none.
+        #[pyo3(signature = (conversation_id))]
+        fn conversation(&self, conversation_id: u64) -> Op<Py<PyAny>> {
+            Ok(Op::blocking(
+                &self.handle,
+                move |core| core.conversation(conversation_id),
+                |py, conversation| to_python(py, &conversation),
+            ))
+        }
+        #[pyo3(signature = (conversation_id))]
+        async fn _aconversation;
+
+        /// Deletes a stored conversation; returns what was deleted, as a dict.
+        #[pyo3(signature = (conversation_id))]
+        fn delete_conversation(&self, conversation_id: u64) -> Op<Py<PyAny>> {
+            Ok(Op::blocking(
+                &self.handle,
+                move |core| core.delete_conversation(conversation_id),
+                |py, conversation| to_python(py, &conversation),
+            ))
+        }
+        #[pyo3(signature = (conversation_id))]
+        async fn _adelete_conversation;
     }
 
     methods {
@@ -225,91 +427,87 @@ twin_methods! {
             data_dir,
             *,
             model_dir = None,
-            embedding_model = itassist::DEFAULT_EMBEDDING_MODEL.to_string(),
+            embedding_model = None,
             onnxruntime = None,
-            top_k = 5,
-            chunk_tokens = 128,
-            chunk_overlap = 32,
-            ocr = true,
-            ocr_languages = vec!["eng".to_string(), "spa".to_string()],
+            top_k = None,
+            chunk_tokens = None,
+            chunk_overlap = None,
+            ocr = None,
+            ocr_languages = None,
             ollama_url = None,
-            backend = "ollama".to_string(),
+            backend = None,
             model = None,
             temperature = None,
             num_ctx = None,
-            num_predict = Some(512),
+            num_predict = None,
             seed = None,
             api_key = None,
-            batch_size = 32,
+            batch_size = None,
             threads = None,
-            connect_timeout = 5.0,
-            request_timeout = 30.0,
-            generation_timeout = 600.0,
+            connect_timeout = None,
+            request_timeout = None,
+            generation_timeout = None,
             lazy = false,
         ))]
-        #[pyo3(
-            text_signature = "(data_dir, *, model_dir=None, embedding_model='sentence-transformers/all-MiniLM-L6-v2', onnxruntime=None, top_k=5, chunk_tokens=128, chunk_overlap=32, ocr=True, ocr_languages=('eng', 'spa'), ollama_url=None, backend='ollama', model=None, temperature=None, num_ctx=None, num_predict=512, seed=None, api_key=None, batch_size=32, threads=None, connect_timeout=5.0, request_timeout=30.0, generation_timeout=600.0, lazy=False)"
-        )]
         #[allow(clippy::too_many_arguments)]
         fn new(
             py: Python<'_>,
             data_dir: PathBuf,
             model_dir: Option<PathBuf>,
-            embedding_model: String,
+            embedding_model: Option<String>,
             onnxruntime: Option<PathBuf>,
-            top_k: usize,
-            chunk_tokens: usize,
-            chunk_overlap: usize,
-            ocr: bool,
-            ocr_languages: Vec<String>,
+            top_k: Option<usize>,
+            chunk_tokens: Option<usize>,
+            chunk_overlap: Option<usize>,
+            ocr: Option<bool>,
+            ocr_languages: Option<Vec<String>>,
             ollama_url: Option<String>,
-            backend: String,
+            backend: Option<String>,
             model: Option<String>,
             temperature: Option<f32>,
             num_ctx: Option<u32>,
             num_predict: Option<u32>,
             seed: Option<u64>,
             api_key: Option<String>,
-            batch_size: usize,
+            batch_size: Option<usize>,
             threads: Option<usize>,
-            connect_timeout: f64,
-            request_timeout: f64,
-            generation_timeout: f64,
+            connect_timeout: Option<f64>,
+            request_timeout: Option<f64>,
+            generation_timeout: Option<f64>,
             lazy: bool,
         ) -> PyResult<Self> {
-            let mut config = Config::new(data_dir);
-            if model_dir.is_some() {
-                config.embedding.model_dir = model_dir;
+            // The wheel's own ONNX Runtime, unless the caller or ORT_DYLIB_PATH names one.
+            let onnxruntime = onnxruntime.or_else(|| {
+                std::env::var_os("ORT_DYLIB_PATH")
+                    .is_none()
+                    .then(|| default_onnxruntime(py))
+                    .flatten()
+            });
+            let config = ConfigOverrides {
+                model_dir,
+                embedding_model,
+                onnxruntime,
+                batch_size,
+                threads,
+                top_k,
+                chunk_tokens,
+                chunk_overlap,
+                ocr,
+                ocr_languages,
+                ollama_url,
+                backend,
+                model,
+                temperature,
+                num_ctx,
+                num_predict,
+                seed,
+                api_key,
+                connect_timeout,
+                request_timeout,
+                generation_timeout,
             }
-            config.embedding.model = embedding_model;
-            if onnxruntime.is_some() {
-                config.embedding.onnxruntime = onnxruntime;
-            } else if std::env::var_os("ORT_DYLIB_PATH").is_none() {
-                config.embedding.onnxruntime = default_onnxruntime(py);
-            }
-            config.embedding.batch_size = batch_size;
-            config.embedding.threads = threads;
-            config.retrieval.top_k = top_k;
-            config.chunking.max_tokens = chunk_tokens;
-            config.chunking.overlap_tokens = chunk_overlap;
-            config.loading.ocr = ocr;
-            config.loading.ocr_languages = ocr_languages;
-            if let Some(url) = ollama_url {
-                config.answer.base_url = url;
-            }
-            config.answer.backend = backend.parse().py()?;
-            if let Some(model) = model {
-                config.answer.model = model;
-            }
-            config.answer.temperature = temperature;
-            config.answer.num_ctx = num_ctx;
-            config.answer.num_predict = num_predict;
-            config.answer.seed = seed;
-            config.answer.api_key = api_key;
-            config.answer.connect_timeout_secs = connect_timeout;
-            config.answer.request_timeout_secs = request_timeout;
-            config.answer.generation_timeout_secs = generation_timeout;
-            config.validate().py()?;
+            .into_config(data_dir)
+            .py()?;
             Self::from_config(py, config, lazy)
         }
 
@@ -425,63 +623,111 @@ fn default_onnxruntime(py: Python<'_>) -> Option<PathBuf> {
         .flatten()
 }
 
-/// Runs an ingest (without the GIL), reporting each file to `progress` and stopping after the
-/// current file on Ctrl-C, when `progress` raises, or when `cancelled` is set (the awaiting
-/// task of `_aingest` was cancelled). The core stops
-/// cleanly when the progress callback says so: the document in flight is committed, the
-/// trees are brought up to date, and the report says it was cancelled.
-fn run_ingest(
-    core: &Core,
-    inputs: &[PathBuf],
-    progress: Option<&Py<PyAny>>,
-    cancelled: &AtomicBool,
-) -> PyResult<itassist::IngestReport> {
-    let stop: Mutex<Option<PyErr>> = Mutex::new(None);
-    let total = Cell::new(0usize);
-    let done = Cell::new(0usize);
-    let on_event = |event: &IngestEvent| -> itassist::Flow {
+/// Reports ingest progress to a Python callback as `progress(done, total, path, status)` and
+/// turns Ctrl-C, an exception raised by the callback, or `cancelled` (the awaiting task of an
+/// async twin was cancelled) into a request to stop. The core stops cleanly when told to:
+/// the document in flight is committed and the report says it was cancelled.
+struct PythonProgress<'a> {
+    callback: Option<&'a Py<PyAny>>,
+    cancelled: &'a AtomicBool,
+    stop: Mutex<Option<PyErr>>,
+    total: Cell<usize>,
+    done: Cell<usize>,
+}
+
+impl<'a> PythonProgress<'a> {
+    fn new(callback: Option<&'a Py<PyAny>>, cancelled: &'a AtomicBool) -> Self {
+        PythonProgress {
+            callback,
+            cancelled,
+            stop: Mutex::new(None),
+            total: Cell::new(0),
+            done: Cell::new(0),
+        }
+    }
+
+    /// Handles one ingest event.
+    fn on_ingest(&self, event: &IngestEvent) -> itassist::Flow {
         let file = match event {
             IngestEvent::Discovered { files, .. } => {
-                total.set(*files);
+                self.total.set(*files);
                 return ControlFlow::Continue(());
             }
             IngestEvent::File(file) => file,
             _ => return ControlFlow::Continue(()),
         };
-        done.set(done.get() + 1);
+        self.done.set(self.done.get() + 1);
+        let report = (
+            self.done.get(),
+            self.total.get(),
+            file.path.to_string_lossy().into_owned(),
+            file.status.label(),
+        );
+        self.call(report)
+    }
+
+    /// Checks for Ctrl-C and cancellation, then calls the callback with `args`.
+    fn call(&self, args: (usize, usize, String, &str)) -> itassist::Flow {
         let outcome = Python::attach(|py| -> PyResult<()> {
             py.check_signals()?;
-            if cancelled.load(Ordering::Relaxed) {
-                return Err(PyRuntimeError::new_err("ingest cancelled"));
+            if self.cancelled.load(Ordering::Relaxed) {
+                return Err(PyRuntimeError::new_err("cancelled"));
             }
-            if let Some(callback) = progress {
-                callback.call1(
-                    py,
-                    (
-                        done.get(),
-                        total.get(),
-                        file.path.to_string_lossy().into_owned(),
-                        file.status.label(),
-                    ),
-                )?;
+            if let Some(callback) = self.callback {
+                callback.call1(py, args)?;
             }
             Ok(())
         });
         match outcome {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => {
-                *lock(&stop) = Some(e);
+                *lock(&self.stop) = Some(e);
                 ControlFlow::Break(())
             }
         }
-    };
-    let report = core
-        .ingest_with_progress(inputs, &on_event)
-        .map_err(to_py)?;
-    if report.cancelled {
-        return Err(lock(&stop)
-            .take()
-            .unwrap_or_else(|| PyRuntimeError::new_err("ingest stopped")));
     }
-    Ok(report)
+
+    /// The outcome of the run: the Python exception that stopped it, if it was stopped.
+    fn finish<T>(self, stopped: bool, value: T) -> PyResult<T> {
+        if stopped {
+            return Err(lock(&self.stop)
+                .take()
+                .unwrap_or_else(|| PyRuntimeError::new_err("stopped")));
+        }
+        Ok(value)
+    }
+}
+
+/// Runs an ingest (without the GIL), reporting each file to `progress`.
+fn run_ingest(
+    core: &Core,
+    inputs: &[PathBuf],
+    progress: Option<&Py<PyAny>>,
+    cancelled: &AtomicBool,
+) -> PyResult<itassist::IngestReport> {
+    let reporter = PythonProgress::new(progress, cancelled);
+    let report = core
+        .ingest_with_progress(inputs, &|event| reporter.on_ingest(event))
+        .map_err(to_py)?;
+    let stopped = report.cancelled;
+    reporter.finish(stopped, report)
+}
+
+/// Runs a sync (without the GIL), reporting each ingested file to `progress` as `ingest` does.
+fn run_sync(
+    core: &Core,
+    roots: &[PathBuf],
+    options: &SyncOptions,
+    progress: Option<&Py<PyAny>>,
+    cancelled: &AtomicBool,
+) -> PyResult<itassist::sync::SyncReport> {
+    let reporter = PythonProgress::new(progress, cancelled);
+    let report = core
+        .sync_with_progress(roots, options, &|event| match event {
+            SyncEvent::Ingest(event) => reporter.on_ingest(event),
+            _ => ControlFlow::Continue(()),
+        })
+        .map_err(to_py)?;
+    let stopped = report.cancelled;
+    reporter.finish(stopped, report)
 }

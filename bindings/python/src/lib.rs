@@ -21,32 +21,13 @@ mod runtime;
 mod types;
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
-/// The core's defaults for the keyword arguments of `Assistant` (so tests can check that
-/// the Python signatures match them).
+/// The core's default configuration for `data_dir`, as JSON text (so tests can check that
+/// an `Assistant` opened without keyword arguments uses exactly the core's defaults).
 #[pyfunction]
-fn _core_defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    let c = itassist::Config::default();
-    let d = PyDict::new(py);
-    d.set_item("embedding_model", &c.embedding.model)?;
-    d.set_item("top_k", c.retrieval.top_k)?;
-    d.set_item("chunk_tokens", c.chunking.max_tokens)?;
-    d.set_item("chunk_overlap", c.chunking.overlap_tokens)?;
-    d.set_item("ocr", c.loading.ocr)?;
-    d.set_item("ocr_languages", c.loading.ocr_languages.clone())?;
-    d.set_item("backend", c.answer.backend.to_string())?;
-    d.set_item("model", &c.answer.model)?;
-    d.set_item("temperature", c.answer.temperature)?;
-    d.set_item("num_ctx", c.answer.num_ctx)?;
-    d.set_item("num_predict", c.answer.num_predict)?;
-    d.set_item("seed", c.answer.seed)?;
-    d.set_item("batch_size", c.embedding.batch_size)?;
-    d.set_item("threads", c.embedding.threads)?;
-    d.set_item("connect_timeout", c.answer.connect_timeout_secs)?;
-    d.set_item("request_timeout", c.answer.request_timeout_secs)?;
-    d.set_item("generation_timeout", c.answer.generation_timeout_secs)?;
-    Ok(d)
+fn _core_config(data_dir: std::path::PathBuf) -> PyResult<String> {
+    serde_json::to_string(&itassist::Config::new(data_dir))
+        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))
 }
 
 /// Whether this process is a fork of the one that imported the module (diagnostics).
@@ -74,7 +55,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::ModelInfo>()?;
     m.add_class::<types::Answer>()?;
     m.add_class::<types::Timings>()?;
-    m.add_function(wrap_pyfunction!(_core_defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(_core_config, m)?)?;
     m.add_function(wrap_pyfunction!(_is_forked_child, m)?)?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use pyo3::types::{PyString, PyTuple};
 use crate::error;
 
 /// `json.loads(serde_json::to_string(value))`: the core's serialisation as Python objects.
-fn to_python<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyAny>> {
+pub fn to_python<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyAny>> {
     let text = serde_json::to_string(value)
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
     Ok(py.import("json")?.call_method1("loads", (text,))?.unbind())
@@ -714,6 +714,37 @@ impl Answer {
     fn estimated_prompt_tokens(&self) -> Option<usize> {
         self.0.estimated_prompt_tokens
     }
+    /// The query the passages were retrieved with (in a conversation, the standalone query
+    /// made from it); `None` when nothing was retrieved.
+    #[getter]
+    fn searched_query(&self) -> Option<&str> {
+        self.0.searched_query.as_deref()
+    }
+    /// Earlier turns of the conversation given to the model.
+    #[getter]
+    fn history_turns(&self) -> usize {
+        self.0.history_turns
+    }
+    /// Earlier turns left out, oldest first and whole, because they did not fit the window.
+    #[getter]
+    fn dropped_turns(&self) -> usize {
+        self.0.dropped_turns
+    }
+    /// The language the model was told to answer in (e.g. `"Spanish"`), when known.
+    #[getter]
+    fn language(&self) -> Option<&str> {
+        self.0.language.as_deref()
+    }
+    /// Warnings as dicts with `code` and `message` (e.g. `context_truncated`).
+    #[getter]
+    fn warnings(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        to_python(py, &self.0.warnings)
+    }
+    /// The stored conversation the turn was added to, when asked in one.
+    #[getter]
+    fn conversation_id(&self) -> Option<u64> {
+        self.0.conversation_id
+    }
     /// The answer as a dict of plain values.
     fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         to_python(py, &self.0)
@@ -752,6 +783,36 @@ pub fn extract_texts(texts: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
     texts
         .extract::<Vec<String>>()
         .map_err(|_| PyTypeError::new_err("texts must be a str or a sequence of str"))
+}
+
+/// Chat messages: a sequence of mappings with `role` and `content` (OpenAI's format), or of
+/// objects with those attributes (e.g. the `openai` package's message objects).
+pub fn extract_messages(
+    messages: &Bound<'_, PyAny>,
+) -> PyResult<Vec<itassist::ollama::ChatMessage>> {
+    let bad = || {
+        PyTypeError::new_err(
+            "messages must be a sequence of {'role': ..., 'content': ...} dicts (OpenAI's chat format)",
+        )
+    };
+    if messages.cast::<PyString>().is_ok() {
+        return Err(bad());
+    }
+    let mut out = Vec::new();
+    for item in messages.try_iter().map_err(|_| bad())? {
+        let item = item?;
+        let field = |name: &str| -> PyResult<String> {
+            item.get_item(name)
+                .or_else(|_| item.getattr(name))
+                .and_then(|v| v.extract::<String>())
+                .map_err(|_| bad())
+        };
+        out.push(itassist::ollama::ChatMessage {
+            role: field("role")?,
+            content: field("content")?,
+        });
+    }
+    Ok(out)
 }
 
 /// A document selector: id (`int`), `Document`, path, `upload:NAME` or display name.

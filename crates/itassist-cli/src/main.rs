@@ -9,6 +9,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+
+mod chat;
+mod sync;
 use indicatif::{ProgressBar, ProgressStyle};
 use itassist::ollama::backend_from_config;
 use itassist::{
@@ -26,6 +29,11 @@ struct Cli {
     /// Local embedding model directory (model.onnx + tokenizer files) [env: ITASSIST_MODEL_DIR].
     #[arg(long, global = true, value_name = "DIR")]
     model_dir: Option<PathBuf>,
+
+    /// Embedding model by name, e.g. all-MiniLM-L6-v2 (default), all-MiniLM-L6-v2-int8,
+    /// multilingual-e5-small (Spanish and other languages); see docs/models.md.
+    #[arg(long, global = true, value_name = "NAME")]
+    embedding_model: Option<String>,
 
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
@@ -62,7 +70,12 @@ enum Command {
     /// Find the passages that best match a query.
     Search {
         /// The query.
-        query: String,
+        #[arg(required_unless_present = "messages")]
+        query: Option<String>,
+        /// Search for the last question of a conversation: a JSON array of {"role",
+        /// "content"} messages (OpenAI's chat format; `-` for stdin), made standalone first.
+        #[arg(long, value_name = "FILE", conflicts_with = "query")]
+        messages: Option<PathBuf>,
         /// Number of passages.
         #[arg(short, long, default_value_t = 5)]
         k: usize,
@@ -70,8 +83,45 @@ enum Command {
         #[arg(long, value_name = "MODE")]
         mode: Option<itassist::config::RetrievalMode>,
     },
-    /// List the indexed documents.
-    Docs,
+    /// List the indexed documents (--failed: the files whose last ingest, sync or watch
+    /// failed, with code and message).
+    Docs {
+        /// List the files that failed instead.
+        #[arg(long)]
+        failed: bool,
+    },
+    /// Make the index match folders: add new files, replace changed ones, re-point moved
+    /// ones, remove documents whose files are gone (only under these folders).
+    Sync {
+        /// Folders or files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// List what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Try files that failed before again even if they did not change.
+        #[arg(long)]
+        retry_failed: bool,
+    },
+    /// Sync folders, then keep the index in sync as files change, until Ctrl-C.
+    Watch {
+        /// Folders or files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Milliseconds without events before a changed file is looked at.
+        #[arg(long, default_value_t = 1000, value_name = "MS")]
+        quiet_ms: u64,
+        /// Try files that failed before again even if they did not change.
+        #[arg(long)]
+        retry_failed: bool,
+    },
+    /// Re-embed every stored chunk with another embedding model (no original files needed);
+    /// the old index answers until the new one is complete.
+    Reindex {
+        /// Embedding model (recorded in the index) [default: the configured one].
+        #[arg(long, value_name = "MODEL")]
+        model: Option<String>,
+    },
     /// Remove a document (by id, path or name) with its chunks and vectors.
     Rm {
         /// Document id, source path, or name.
@@ -82,7 +132,12 @@ enum Command {
     /// Ask a question: the answer from the indexed documents, then its numbered sources.
     Ask {
         /// The question.
-        question: String,
+        #[arg(required_unless_present = "messages")]
+        question: Option<String>,
+        /// Ask the last question of a conversation: a JSON array of {"role", "content"}
+        /// messages (OpenAI's chat format; `-` for stdin); earlier turns are used.
+        #[arg(long, value_name = "FILE", conflicts_with = "question")]
+        messages: Option<PathBuf>,
         /// Chat model [default: llama3].
         #[arg(long, value_name = "MODEL")]
         model: Option<String>,
@@ -108,6 +163,9 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Chat with follow-up questions: interactive, or one question with --conversation ID;
+    /// conversations are kept in the index (--list, --show ID, --delete ID).
+    Chat(chat::ChatArgs),
     /// Run the HTTP service and web page (Basic auth users from ITASSIST_USERS).
     Serve {
         /// Address to listen on.
@@ -125,6 +183,10 @@ enum Command {
         /// Print an Argon2 hash of the password read from stdin (for ITASSIST_USERS) and exit.
         #[arg(long)]
         hash_password: bool,
+        /// Create an API key named NAME for `Authorization: Bearer` (OpenAI clients), store
+        /// its hash in the data directory, print the key once and exit.
+        #[arg(long, value_name = "NAME")]
+        new_api_key: Option<String>,
     },
     /// List the models of the chat-model server, or pull one (`models pull NAME`).
     Models {
@@ -149,6 +211,9 @@ fn config_for(cli: &Cli) -> Config {
     };
     if let Some(dir) = &cli.model_dir {
         config.embedding.model_dir = Some(dir.clone());
+    }
+    if let Some(name) = &cli.embedding_model {
+        config.embedding.model = name.clone();
     }
     if let Command::Ingest {
         no_ocr, ocr_lang, ..
@@ -214,10 +279,23 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
         cors_origins,
         chat_model,
         hash_password,
+        new_api_key,
     } = &cli.command
     {
         if *hash_password {
             return hash_password_from_stdin();
+        }
+        if let Some(name) = new_api_key {
+            let path = itassist_server::ApiKeys::path_in(&config_for(cli).data_dir);
+            let key = itassist_server::ApiKeys::create(&path, name).map_err(Error::InvalidInput)?;
+            println!("{key}");
+            eprintln!(
+                "API key '{name}' created; its hash is in {} (the key is shown only now). \
+                 Use it as `Authorization: Bearer <key>`, e.g. the `api_key` of an OpenAI client \
+                 with base URL http://HOST:PORT/v1; restart a running server to accept it.",
+                path.display()
+            );
+            return Ok(ExitCode::SUCCESS);
         }
         let mut config = config_for(cli);
         if let Some(model) = chat_model {
@@ -225,11 +303,33 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
         }
         return serve(config, *addr, max_upload.as_deref(), cors_origins);
     }
+    if let Command::Reindex { model } = &cli.command {
+        let mut config = config_for(cli);
+        if let Some(model) = model {
+            config.embedding.model = model.clone();
+        }
+        return sync::reindex(&config, cli.json);
+    }
     let assistant = Assistant::open(config_for(cli))?;
     match &cli.command {
-        Command::Models { .. } | Command::Serve { .. } => Ok(ExitCode::SUCCESS),
+        Command::Models { .. } | Command::Serve { .. } | Command::Reindex { .. } => {
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Docs { failed: true } => sync::failed(&assistant, cli.json),
+        Command::Sync {
+            paths,
+            dry_run,
+            retry_failed,
+        } => sync::sync(&assistant, paths, *dry_run, *retry_failed, cli.json),
+        Command::Watch {
+            paths,
+            quiet_ms,
+            retry_failed,
+        } => sync::watch(&assistant, paths, *quiet_ms, *retry_failed, cli.json),
+        Command::Chat(args) => runtime()?.block_on(chat::run(&assistant, args, cli.json)),
         Command::Ask {
             question,
+            messages,
             model,
             no_context,
             stream,
@@ -248,11 +348,28 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 num_predict: *num_predict,
                 seed: *seed,
             };
-            runtime()?.block_on(ask(&assistant, question, options, *stream, cli.json))
+            let input = match messages {
+                Some(path) => Input::Messages(chat::read_messages(path)?),
+                None => Input::Question(question.clone().unwrap_or_default()),
+            };
+            runtime()?.block_on(ask(&assistant, input, options, *stream, cli.json))
         }
         Command::Ingest { paths, .. } => ingest(&assistant, paths, cli.json),
-        Command::Search { query, k, .. } => {
-            let passages = assistant.search(query, *k)?;
+        Command::Search {
+            query, k, messages, ..
+        } => {
+            let passages = match messages {
+                Some(path) => {
+                    let messages = chat::read_messages(path)?;
+                    let (searched, passages) =
+                        runtime()?.block_on(assistant.search_messages(&messages, *k))?;
+                    if !cli.json {
+                        println!("searched: {searched}");
+                    }
+                    passages
+                }
+                None => assistant.search(query.as_deref().unwrap_or_default(), *k)?,
+            };
             if cli.json {
                 print_json(&passages)?;
             } else if passages.is_empty() {
@@ -266,7 +383,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Docs => {
+        Command::Docs { .. } => {
             let docs = assistant.documents()?;
             if cli.json {
                 print_json(&docs)?;
@@ -322,15 +439,24 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
     }
 }
 
+/// What `itassist ask` answers: one question, or the last one of a conversation.
+enum Input {
+    Question(String),
+    Messages(Vec<itassist::ollama::ChatMessage>),
+}
+
 async fn ask(
     assistant: &Assistant,
-    question: &str,
+    input: Input,
     options: AskOptions,
     stream: bool,
     json: bool,
 ) -> Result<ExitCode, Error> {
     use futures_util::StreamExt;
-    let mut events = assistant.ask_stream(question, options);
+    let mut events = match &input {
+        Input::Question(question) => assistant.ask_stream(question, options),
+        Input::Messages(messages) => assistant.chat_stream(messages, options),
+    };
     let mut stdout = std::io::stdout();
     let mut answer: Option<Answer> = None;
     while let Some(event) = events.next().await {
@@ -373,10 +499,62 @@ async fn ask(
         println!("{}", answer.answer);
     }
     print_sources(&answer);
+    print_inferred_citations(assistant, &answer);
     Ok(ExitCode::SUCCESS)
 }
 
+/// When the model cited no source as `[n]` (small models rarely do), prints which sources
+/// the answer's sentences restate, matched by the embedding model and labelled as inferred.
+fn print_inferred_citations(assistant: &Assistant, answer: &Answer) {
+    use itassist::attribution::{infer_citations, MIN_SIMILARITY};
+    if !answer.cited.is_empty() || answer.sources.is_empty() {
+        return;
+    }
+    let embedder = assistant.embedder().clone();
+    // Best effort: the answer is already printed, a failure here only loses the hint.
+    let Ok(found) = infer_citations(
+        embedder.as_ref(),
+        &answer.answer,
+        &answer.sources,
+        MIN_SIMILARITY,
+    ) else {
+        return;
+    };
+    if found.is_empty() {
+        return;
+    }
+    println!(
+        "
+Citations inferred by similarity (the model wrote no [n]):"
+    );
+    for citation in &found {
+        let sentence: String = answer.answer[citation.sentence.clone()]
+            .chars()
+            .take(100)
+            .collect();
+        println!(
+            "  [{}] {sentence} (similarity {:.2})",
+            citation.source, citation.similarity
+        );
+    }
+}
+
+/// Prints the answer's warnings (e.g. `context_truncated`) on stderr.
+fn print_warnings(answer: &Answer) {
+    for w in &answer.warnings {
+        eprintln!("warning[{}]: {}", w.code, w.message);
+    }
+    if answer.dropped_turns > 0 {
+        eprintln!(
+            "note: the {} oldest turns of the conversation were left out to fit the model's {}-token window",
+            answer.dropped_turns,
+            answer.context_window.unwrap_or_default()
+        );
+    }
+}
+
 fn print_sources(answer: &Answer) {
+    print_warnings(answer);
     if !answer.sources.is_empty() {
         println!("\nSources:");
         for (i, p) in answer.sources.iter().enumerate() {

@@ -126,6 +126,22 @@ test("upload, list, ask, sources, delete", { timeout: 300000 }, async () => {
     await first.click();
     assert.ok(await first.evaluate((el) => el.classList.contains("open")), "the source opens on click");
     assert.ok(await page.locator("#docs tr.highlight").count() === 1, "its document is highlighted");
+
+    // A follow-up continues the conversation: the first turn moves to the thread, and the
+    // follow-up is searched with the earlier question's words.
+    await page.fill("#question", "And how does it get the updates onto the offline machine?");
+    await page.click("#ask");
+    await page.waitForFunction(() => document.getElementById("ask-status").textContent === "done", null, { timeout: 240000 });
+    assert.equal(await page.locator("#thread li.turn").count(), 1, "the first turn is in the thread");
+    assert.match(await page.textContent("#thread li.turn .q"), /What does apt-offline do\?/);
+    assert.match(await page.textContent("#searched"), /searched: .*apt-offline/);
+    const auth = "Basic " + Buffer.from(`${USER}:${PASSWORD}`).toString("base64");
+    const list = await (await fetch(base + "/conversations", { headers: { Authorization: auth } })).json();
+    assert.equal(list.conversations.length, 1);
+    assert.equal(list.conversations[0].turns, 2);
+    // A new conversation starts an empty thread.
+    await page.click("#new-conversation");
+    assert.equal(await page.locator("#thread li.turn").count(), 0);
   } else {
     await page.waitForSelector("#error.shown", { timeout: 60000 });
     assert.equal(await page.getAttribute("#error", "data-code"), "ollama_unreachable");

@@ -416,6 +416,7 @@ impl FailureLimiter {
 #[derive(Debug)]
 pub struct Authenticator {
     users: Users,
+    api_keys: crate::api_keys::ApiKeys,
     permits: Arc<Semaphore>,
     queued: AtomicUsize,
     limiter: FailureLimiter,
@@ -426,10 +427,17 @@ impl Authenticator {
     pub fn new(users: Users, limits: AuthLimits) -> Self {
         Authenticator {
             users,
+            api_keys: crate::api_keys::ApiKeys::default(),
             permits: Arc::new(Semaphore::new(limits.max_concurrent_verifications.max(1))),
             queued: AtomicUsize::new(0),
             limiter: FailureLimiter::new(limits.max_failures, limits.failure_window),
         }
+    }
+
+    /// Also accepts these API keys (`Authorization: Bearer <key>`).
+    pub fn with_api_keys(mut self, keys: crate::api_keys::ApiKeys) -> Self {
+        self.api_keys = keys;
+        self
     }
 
     /// The per-address failure limiter.
@@ -513,6 +521,21 @@ pub async fn require_auth(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| unauthorized("authentication required: send HTTP Basic credentials"))?;
+    if let Some(key) = crate::api_keys::parse_bearer(header) {
+        // API keys are random: one hash and constant-time comparisons, no Argon2.
+        if auth.api_keys.check(key).is_some() {
+            if let Some(ip) = client {
+                auth.limiter.record_success(ip);
+            }
+            return Ok(next.run(request).await);
+        }
+        if let Some(ip) = client {
+            auth.limiter.record_failure(ip);
+        }
+        return Err(unauthorized(
+            "unknown API key: create one with `itassist serve --new-api-key NAME` and restart the server",
+        ));
+    }
     let (user, password) = parse_basic(header).ok_or_else(|| {
         unauthorized("malformed Authorization header: expected Basic credentials")
     })?;

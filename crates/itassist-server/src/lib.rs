@@ -11,6 +11,11 @@
 //! | `GET` | `/documents` | Basic | the indexed documents |
 //! | `DELETE` | `/documents/{id}` | Basic | remove one |
 //! | `GET` | `/models` | Basic | models of the chat-model server |
+//! | `GET`/`POST` | `/conversations` | Basic | stored conversations ([`conversations`]) |
+//! | `GET`/`DELETE` | `/conversations/{id}` | Basic | one conversation |
+//! | `POST` | `/conversations/{id}/ask[/stream]` | Basic | ask in a conversation |
+//! | `GET` | `/v1/models` | Bearer or Basic | OpenAI-compatible model list ([`v1`]) |
+//! | `POST` | `/v1/chat/completions` | Bearer or Basic | OpenAI-compatible chat |
 //! | `GET` | `/health` | none | index and model-server state |
 //! | `GET` | `/openapi.json` | Basic | the OpenAPI 3.1 description |
 //! | `GET` | `/` | Basic | the web page |
@@ -34,12 +39,15 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
+pub mod api_keys;
 pub mod auth;
+pub mod conversations;
 pub mod errors;
 pub mod guard;
 pub mod openapi;
 pub mod routes;
 pub mod upload;
+pub mod v1;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,6 +61,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use itassist::Assistant;
 use tower_http::cors::CorsLayer;
 
+pub use api_keys::ApiKeys;
 pub use auth::{hash_password, AuthLimits, Users};
 pub use errors::ApiError;
 
@@ -95,6 +104,9 @@ pub struct ServerConfig {
     /// Limits on the cost of authentication (concurrent Argon2 checks, failed logins per
     /// client address).
     pub auth: AuthLimits,
+    /// API keys accepted as `Authorization: Bearer <key>` (see [`api_keys`]); [`serve`] reads
+    /// them from the data directory when none are set here.
+    pub api_keys: ApiKeys,
 }
 
 impl ServerConfig {
@@ -105,6 +117,7 @@ impl ServerConfig {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             cors_origins: Vec::new(),
             auth: AuthLimits::default(),
+            api_keys: ApiKeys::default(),
         }
     }
 
@@ -112,9 +125,9 @@ impl ServerConfig {
     /// limit, and CORS origins that are each `scheme://host[:port]` (`*` is refused: the API
     /// uses credentials). The error says what to change.
     pub fn validate(&self) -> Result<(), String> {
-        if self.users.is_empty() {
+        if self.users.is_empty() && self.api_keys.is_empty() {
             return Err(format!(
-                "no users configured: set {ENV_USERS}=\"NAME:HASH\" (make a hash with `itassist serve --hash-password`) or {ENV_USERS_FILE}"
+                "no users configured: set {ENV_USERS}=\"NAME:HASH\" (make a hash with `itassist serve --hash-password`) or {ENV_USERS_FILE}, or create an API key with `itassist serve --new-api-key NAME`"
             ));
         }
         if self.max_upload_bytes == 0 {
@@ -210,7 +223,10 @@ pub fn router(assistant: Arc<Assistant>, config: &ServerConfig) -> Router {
         assistant,
         max_upload_bytes: config.max_upload_bytes,
     };
-    let authenticator = Arc::new(auth::Authenticator::new(config.users.clone(), config.auth));
+    let authenticator = Arc::new(
+        auth::Authenticator::new(config.users.clone(), config.auth)
+            .with_api_keys(config.api_keys.clone()),
+    );
     let allowed = guard::AllowedOrigins::new(&config.cors_origins);
     let upload_limit = config.max_upload_bytes.saturating_add(64 * 1024);
     let protected = Router::new()
@@ -235,13 +251,36 @@ pub fn router(assistant: Arc<Assistant>, config: &ServerConfig) -> Router {
         .route("/documents/{id}", delete(routes::delete_document))
         .route("/models", get(routes::models))
         .route("/openapi.json", get(openapi::openapi))
+        .route(
+            "/conversations",
+            get(conversations::list).post(conversations::create),
+        )
+        .route(
+            "/conversations/{id}",
+            get(conversations::show).delete(conversations::delete),
+        )
+        .route("/conversations/{id}/ask", post(conversations::ask))
+        .route(
+            "/conversations/{id}/ask/stream",
+            post(conversations::ask_stream),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            authenticator.clone(),
+            auth::require_auth,
+        ));
+    // The OpenAI-compatible API: same auth, errors in OpenAI's shape.
+    let openai = Router::new()
+        .route("/v1/models", get(v1::models))
+        .route("/v1/chat/completions", post(v1::chat_completions))
         .route_layer(axum::middleware::from_fn_with_state(
             authenticator,
             auth::require_auth,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(v1::openai_errors));
     let mut app = Router::new()
         .route("/health", get(routes::health))
         .merge(protected)
+        .merge(openai)
         .fallback(routes::fallback)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)
@@ -292,6 +331,11 @@ pub async fn serve(
     server: ServerConfig,
     addr: SocketAddr,
 ) -> Result<(), ServeError> {
+    let mut server = server;
+    if server.api_keys.is_empty() {
+        server.api_keys =
+            ApiKeys::load(&ApiKeys::path_in(&config.data_dir)).map_err(ServeError::Config)?;
+    }
     // Before anything is opened or bound: a bad setting is reported, never a panic later.
     server.validate().map_err(ServeError::Config)?;
     let assistant = tokio::task::spawn_blocking(move || Assistant::open(config))
@@ -303,8 +347,9 @@ pub async fn serve(
         .map_err(ServeError::Io)?;
     let local = listener.local_addr().map_err(ServeError::Io)?;
     eprintln!(
-        "itassist: serving on http://{local}/ ({} user(s))",
-        server.users.len()
+        "itassist: serving on http://{local}/ ({} user(s), {} API key(s); OpenAI-compatible API at http://{local}/v1)",
+        server.users.len(),
+        server.api_keys.len()
     );
     let app = router(Arc::new(assistant), &server);
     serve_listener(listener, app, shutdown_signal()).await

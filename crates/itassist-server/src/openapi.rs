@@ -56,6 +56,11 @@ pub fn document() -> Value {
             }
         }),
     );
+    // The conversation and OpenAI-compatible paths reuse these (the originals move below).
+    let chat_unauthorized = unauthorized.clone();
+    let chat_ask_body = ask_body.clone();
+    let chat_ask_responses = ask_responses.clone();
+    let chat_stream_responses = stream_responses.clone();
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -143,6 +148,18 @@ pub fn document() -> Value {
                 }
             } },
             "/models": { "get": { "summary": "Models of the chat-model server", "responses": models_responses } },
+            "/conversations": {
+                "get": { "summary": "Stored conversations, most recent first ({conversations: [{id, title, created_at, updated_at, turns}]})", "responses": { "200": ok("the conversations", json!({ "type": "object" })), "401": chat_unauthorized.clone() } },
+                "post": { "summary": "Start a conversation (optional body {title})", "responses": { "201": ok("the new conversation", json!({ "type": "object" })), "401": chat_unauthorized.clone() } }
+            },
+            "/conversations/{id}": {
+                "get": { "summary": "A conversation with its turns (question, answer, sources, cited, searched_query)", "responses": { "200": ok("the conversation", json!({ "type": "object" })), "404": err("no such conversation (`conversation_not_found`)"), "401": chat_unauthorized.clone() } },
+                "delete": { "summary": "Delete a conversation", "responses": { "200": ok("{deleted: summary}", json!({ "type": "object" })), "404": err("no such conversation (`conversation_not_found`)"), "401": chat_unauthorized.clone() } }
+            },
+            "/conversations/{id}/ask": { "post": { "summary": "Ask in a conversation (the earlier turns are used); the turn is stored", "requestBody": chat_ask_body.clone(), "responses": chat_ask_responses.clone() } },
+            "/conversations/{id}/ask/stream": { "post": { "summary": "Like /conversations/{id}/ask, as Server-Sent Events", "requestBody": chat_ask_body.clone(), "responses": chat_stream_responses.clone() } },
+            "/v1/models": { "get": { "summary": "OpenAI-compatible: the chat models as itassist-docs/<model> (Bearer API key or Basic)", "responses": { "200": ok("{object: list, data}", json!({ "type": "object" })), "401": chat_unauthorized.clone() } } },
+            "/v1/chat/completions": { "post": { "summary": "OpenAI-compatible chat completion from the documents (stream true/false); errors in OpenAI's shape", "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["messages"] } } } }, "responses": { "200": ok("a chat completion with sources (or SSE chunks ending data: [DONE])", json!({ "type": "object" })), "400": err("invalid request (`invalid_request_error`)"), "401": chat_unauthorized.clone() } } },
             "/health": { "get": {
                 "summary": "Index and model-server state (no authentication)",
                 "security": [],

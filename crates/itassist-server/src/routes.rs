@@ -217,7 +217,7 @@ impl AskRequest {
     /// The core's options for this request, checked by the core's rules (the question, `k`,
     /// the temperature range) before any work is done, so a stream never starts for a request
     /// that must fail.
-    fn options(&self, retrieval: &itassist::config::RetrievalConfig) -> ApiResult<AskOptions> {
+    pub fn options(&self, retrieval: &itassist::config::RetrievalConfig) -> ApiResult<AskOptions> {
         retrieval.check_question(&self.question, self.top_k.unwrap_or(retrieval.top_k))?;
         let options = AskOptions {
             model: self.model.clone().filter(|m| !m.trim().is_empty()),
@@ -245,6 +245,14 @@ pub fn answer_json(answer: &Answer) -> Value {
         "dropped_passages": answer.dropped_passages,
         "finish_reason": answer.finish_reason,
         "timings": answer.timings,
+        "searched_query": answer.searched_query,
+        "history_turns": answer.history_turns,
+        "dropped_turns": answer.dropped_turns,
+        "language": answer.language,
+        "warnings": answer.warnings,
+        "conversation_id": answer.conversation_id,
+        "context_window": answer.context_window,
+        "estimated_prompt_tokens": answer.estimated_prompt_tokens,
     })
 }
 
@@ -329,7 +337,12 @@ fn event_for(event: &AskEvent) -> Event {
 
 async fn stream_answer(state: AppState, request: AskRequest) -> ApiResult<Response> {
     let options = request.options(&state.assistant.config().retrieval)?;
-    let mut events = state.assistant.ask_stream(&request.question, options);
+    sse_answer(state.assistant.ask_stream(&request.question, options)).await
+}
+
+/// Answers with the events of `events` as Server-Sent Events (`sources`, `token`..., `done`,
+/// or `error`); a failure before the first token is answered as a JSON error with its status.
+pub async fn sse_answer(mut events: itassist::AskStream) -> ApiResult<Response> {
     // Hold back the events up to the first token, so that a failure before generation starts
     // (model server down, model missing, context overflow) is answered with its HTTP status.
     let mut head: Vec<AskEvent> = Vec::new();

@@ -16,10 +16,11 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{AnswerConfig, Backend};
+use crate::conversation::Dialogue;
 use crate::error::{Error, Result};
 use crate::ollama::{backend_from_config, ChatBackend, ChatEvent, ChatRequest, ChatStream};
 use crate::ollama::{ChatStats, GenerationOptions};
-use crate::prompt::{self, Prompt, TokenEstimator};
+use crate::prompt::{self, Prompt, PromptInput, TokenEstimator};
 use crate::retrieve::Passage;
 
 /// Options of one question.
@@ -99,6 +100,54 @@ pub struct Timings {
     pub prompt_eval_seconds: Option<f64>,
 }
 
+/// Something the caller should know about an answer that is not an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    /// Stable code: `context_truncated` (the model server read fewer prompt tokens than were
+    /// sent, so it evidently dropped part of the prompt).
+    pub code: String,
+    /// What happened and what to do, naming the counts.
+    pub message: String,
+}
+
+/// Code of the warning given when the server evidently dropped part of the prompt.
+pub const CONTEXT_TRUNCATED: &str = "context_truncated";
+
+/// The server counted fewer than this share of the estimated prompt tokens: the estimate
+/// (see [`crate::prompt`]) over-counts by about 1.3x, so a count below 40% means part of the
+/// prompt was not read.
+pub const TRUNCATION_RATIO: f64 = 0.4;
+
+/// Compares the prompt tokens the server reports with the estimate: a `context_truncated`
+/// warning when the server evidently dropped part of the prompt (it read less than
+/// [`TRUNCATION_RATIO`] of the estimate, or at least the whole window), else `None`.
+///
+/// ```
+/// use itassist::answer::truncation_warning;
+/// assert!(truncation_warning(Some(2000), 2400, 4096).is_none());
+/// let w = truncation_warning(Some(2048), 7000, 8192).unwrap();
+/// assert_eq!(w.code, "context_truncated");
+/// assert!(w.message.contains("2048") && w.message.contains("7000"));
+/// ```
+pub fn truncation_warning(
+    reported: Option<u64>,
+    estimated: usize,
+    window: usize,
+) -> Option<Warning> {
+    let reported = reported?;
+    let too_few = (reported as f64) < estimated as f64 * TRUNCATION_RATIO;
+    let filled = window > 0 && reported >= window as u64;
+    (too_few || filled).then(|| Warning {
+        code: CONTEXT_TRUNCATED.into(),
+        message: format!(
+            "the model server read {reported} prompt tokens where about {estimated} were sent \
+             (window {window}): it evidently dropped part of the prompt, so the answer may ignore \
+             sources or earlier turns; raise the server's context size (Ollama: num_ctx; \
+             llama-server: -c) or lower top_k"
+        ),
+    })
+}
+
 /// An answer with its sources.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Answer {
@@ -126,6 +175,26 @@ pub struct Answer {
     /// Estimated prompt tokens (see [`crate::prompt`] for the rule).
     #[serde(default)]
     pub estimated_prompt_tokens: Option<usize>,
+    /// The query the passages were retrieved with: the question itself, or within a
+    /// conversation the standalone query made from it (see [`crate::conversation`]).
+    /// `None` when nothing was retrieved (`no_context`).
+    #[serde(default)]
+    pub searched_query: Option<String>,
+    /// Earlier turns of the conversation given to the model.
+    #[serde(default)]
+    pub history_turns: usize,
+    /// Earlier turns left out (the oldest, whole) because they did not fit the window.
+    #[serde(default)]
+    pub dropped_turns: usize,
+    /// The language the model was told to answer in (`"Spanish"`), when it could be told.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Warnings, e.g. `context_truncated`.
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
+    /// The stored conversation the turn was added to, when asked in one.
+    #[serde(default)]
+    pub conversation_id: Option<u64>,
 }
 
 impl Answer {
@@ -174,6 +243,17 @@ pub trait Answerer: Send + Sync + 'static {
         passages: Vec<Passage>,
         options: &'a AskOptions,
     ) -> BoxFuture<'a, Result<Answer>>;
+
+    /// Streams the answer to the last question of a conversation, from `passages`. The
+    /// default implementation ignores the earlier turns and calls [`Answerer::answer_stream`].
+    fn chat_stream(
+        self: Arc<Self>,
+        dialogue: Dialogue,
+        passages: Vec<Passage>,
+        options: AskOptions,
+    ) -> AskStream {
+        self.answer_stream(dialogue.question, passages, options)
+    }
 
     /// Streams the answer. The default implementation waits for [`Answerer::answer`] and
     /// yields only [`AskEvent::Done`].
@@ -240,7 +320,7 @@ impl std::fmt::Debug for LlmAnswerer {
 /// A generation in progress.
 struct Generating {
     chat: ChatStream,
-    question: String,
+    dialogue: Dialogue,
     prepared: Prepared,
     started: Instant,
     sent: Instant,
@@ -295,7 +375,20 @@ impl LlmAnswerer {
         passages: Vec<Passage>,
         options: AskOptions,
     ) -> AskStream {
-        self.inner.clone().stream(question, passages, options)
+        self.inner
+            .clone()
+            .stream(Dialogue::question(question), passages, options)
+    }
+
+    /// Streams the answer to the last question of `dialogue`, with its earlier turns in the
+    /// prompt; see [`Answerer::chat_stream`].
+    pub fn chat(
+        &self,
+        dialogue: Dialogue,
+        passages: Vec<Passage>,
+        options: AskOptions,
+    ) -> AskStream {
+        self.inner.clone().stream(dialogue, passages, options)
     }
 }
 
@@ -324,21 +417,17 @@ impl Inner {
                 learned
             }
         };
-        let window = match learned {
-            Some(n) => n.min(self.config.max_context_window as usize),
-            None => self.config.fallback_context_window as usize,
-        };
-        let send = (self.backend.kind() == Backend::Ollama).then_some(window as u32);
-        Ok((window, send))
+        Ok(window_from(learned, &self.config, self.backend.kind()))
     }
 
     async fn prepare(
         &self,
-        question: &str,
+        dialogue: &Dialogue,
         passages: Vec<Passage>,
         options: &AskOptions,
     ) -> Result<Prepared> {
         let started = Instant::now();
+        let question = dialogue.question.as_str();
         if question.trim().is_empty() {
             return Err(Error::InvalidInput("the question is empty".into()));
         }
@@ -346,10 +435,15 @@ impl Inner {
         let (window, num_ctx) = self.window(&model, options).await?;
         let num_predict = options.num_predict.or(self.config.num_predict);
         let reserve = prompt::answer_reserve(window, num_predict);
-        let prompt = if options.no_context {
+        let prompt = if options.no_context && dialogue.history.is_empty() {
             prompt::direct_prompt(question, window, reserve, &self.estimator)?
         } else {
-            prompt::build_prompt(question, passages, window, reserve, &self.estimator)?
+            let input = PromptInput {
+                question,
+                history: &dialogue.history,
+                system: &dialogue.system,
+            };
+            prompt::build_chat_prompt(&input, passages, window, reserve, &self.estimator)?
         };
         let request = ChatRequest {
             model,
@@ -370,22 +464,22 @@ impl Inner {
 
     fn stream(
         self: Arc<Self>,
-        question: String,
+        dialogue: Dialogue,
         passages: Vec<Passage>,
         options: AskOptions,
     ) -> AskStream {
         enum State {
-            Start(Arc<Inner>, String, Vec<Passage>, AskOptions),
+            Start(Arc<Inner>, Dialogue, Vec<Passage>, AskOptions),
             Generating(Box<Generating>),
             Finished,
         }
-        let start = State::Start(self, question, passages, options);
+        let start = State::Start(self, dialogue, passages, options);
         Box::pin(stream::unfold(start, |state| async move {
             match state {
                 State::Finished => None,
-                State::Start(inner, question, passages, options) => {
+                State::Start(inner, dialogue, passages, options) => {
                     let started = Instant::now();
-                    let prepared = match inner.prepare(&question, passages, &options).await {
+                    let prepared = match inner.prepare(&dialogue, passages, &options).await {
                         Ok(p) => p,
                         Err(e) => return Some((Err(e), State::Finished)),
                     };
@@ -396,7 +490,7 @@ impl Inner {
                     let chat = inner.backend.chat_stream(prepared.request.clone());
                     let generating = Generating {
                         chat,
-                        question,
+                        dialogue,
                         prepared,
                         started,
                         sent: Instant::now(),
@@ -436,9 +530,55 @@ impl Inner {
     }
 }
 
+/// The window to fit a prompt to and the `num_ctx` to send, from the model's learned
+/// context length: capped at `max_context_window`, `fallback_context_window` when unknown;
+/// `num_ctx` is sent to Ollama only (the OpenAI-compatible API has no such field).
+fn window_from(
+    learned: Option<usize>,
+    config: &AnswerConfig,
+    kind: Backend,
+) -> (usize, Option<u32>) {
+    let window = match learned {
+        Some(n) => n.min(config.max_context_window as usize),
+        None => config.fallback_context_window as usize,
+    };
+    (window, (kind == Backend::Ollama).then_some(window as u32))
+}
+
+/// The `num_ctx` an answer of `model` is sent with, so that other requests to the same model
+/// (the query rewrite) send the same one: Ollama reloads a model whose `num_ctx` changes.
+pub async fn request_num_ctx(
+    backend: &dyn ChatBackend,
+    config: &AnswerConfig,
+    model: &str,
+    options: &AskOptions,
+) -> Result<Option<u32>> {
+    if let Some(n) = options.num_ctx.or(config.num_ctx) {
+        return Ok((backend.kind() == Backend::Ollama).then_some(n));
+    }
+    if backend.kind() != Backend::Ollama {
+        return Ok(None);
+    }
+    let learned = backend.context_length(model).await?;
+    Ok(window_from(learned, config, backend.kind()).1)
+}
+
 fn finish(g: Generating, stats: ChatStats) -> Answer {
     let answer = g.text.trim().to_string();
     let cited = prompt::extract_citations(&answer, g.prepared.prompt.sources.len());
+    let prompt = &g.prepared.prompt;
+    let warnings: Vec<Warning> =
+        truncation_warning(stats.prompt_tokens, prompt.estimated_tokens, prompt.window)
+            .into_iter()
+            .collect();
+    for w in &warnings {
+        tracing::warn!("{}", w.message);
+    }
+    let (history_turns, dropped_turns, language) = (
+        prompt.history_turns,
+        prompt.dropped_turns,
+        prompt.language.clone(),
+    );
     let timings = Timings {
         prompt_tokens: stats.prompt_tokens,
         generated_tokens: stats.generated_tokens,
@@ -450,7 +590,7 @@ fn finish(g: Generating, stats: ChatStats) -> Answer {
         prompt_eval_seconds: stats.prompt_eval_seconds,
     };
     Answer {
-        question: g.question,
+        question: g.dialogue.question,
         answer,
         model: if stats.model.is_empty() {
             g.prepared.request.model.clone()
@@ -464,6 +604,12 @@ fn finish(g: Generating, stats: ChatStats) -> Answer {
         finish_reason: stats.finish_reason,
         context_window: Some(g.prepared.prompt.window),
         estimated_prompt_tokens: Some(g.prepared.prompt.estimated_tokens),
+        searched_query: None,
+        history_turns,
+        dropped_turns,
+        language,
+        warnings,
+        conversation_id: None,
     }
 }
 
@@ -484,6 +630,17 @@ impl Answerer for LlmAnswerer {
         passages: Vec<Passage>,
         options: AskOptions,
     ) -> AskStream {
-        self.inner.clone().stream(question, passages, options)
+        self.inner
+            .clone()
+            .stream(Dialogue::question(question), passages, options)
+    }
+
+    fn chat_stream(
+        self: Arc<Self>,
+        dialogue: Dialogue,
+        passages: Vec<Passage>,
+        options: AskOptions,
+    ) -> AskStream {
+        self.inner.clone().stream(dialogue, passages, options)
     }
 }

@@ -9,14 +9,20 @@ use futures_util::stream::{self, StreamExt};
 use crate::answer::{
     collect_answer, Answer, Answerer, AskEvent, AskOptions, AskStream, LlmAnswerer,
 };
-use crate::ollama::{backend_from_config, ChatBackend, ModelInfo, PullStream};
+use crate::conversation::{self, Dialogue, QueryMode};
+use crate::ollama::{
+    backend_from_config, ChatBackend, ChatMessage, ChatRequest, GenerationOptions, ModelInfo,
+    PullStream,
+};
 use crate::prompt::TokenEstimator;
 
 use crate::chunk::Chunker;
 use crate::config::Config;
 use crate::embed::{Embedder, FastEmbedder};
 use crate::error::{Error, Result};
-use crate::index::{Document, Index, IndexSettings, IndexStats};
+use crate::index::{
+    Conversation, ConversationSummary, Document, Index, IndexSettings, IndexStats, Turn,
+};
 use crate::pipeline::{FileReport, Flow, IngestEvent, IngestReport, Ingestor, Pipeline};
 use crate::retrieve::{Passage, Retriever};
 
@@ -313,9 +319,11 @@ impl Assistant {
                     Err(e) => return fail(e),
                 }
             };
+            let searched = (!options.no_context).then(|| question.clone());
             let events = answerer.answer_stream(question, passages, options);
             Box::pin(events.map(move |event| match event {
                 Ok(AskEvent::Done { mut answer }) => {
+                    answer.searched_query = searched.clone();
                     answer.timings.retrieval_seconds = retrieval_seconds;
                     answer.timings.total_seconds = Some(started.elapsed().as_secs_f64());
                     Ok(AskEvent::Done { answer })
@@ -324,6 +332,217 @@ impl Assistant {
             })) as AskStream
         };
         Box::pin(stream::once(prepared).flatten())
+    }
+
+    /// Answers the last `user` message of a conversation (`system` / `user` / `assistant`
+    /// messages, as OpenAI clients send them) from the indexed documents: the passages are
+    /// retrieved with a standalone query made from the conversation
+    /// ([`Assistant::conversation_query`], mode `config.chat.query_mode`), and the recent
+    /// turns go into the prompt within the window, older ones dropped whole
+    /// ([`Answer::dropped_turns`]). [`Answer::searched_query`] is the query searched.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> itassist::Result<()> {
+    /// use itassist::ollama::ChatMessage;
+    /// use itassist::{AskOptions, Assistant, Config};
+    /// let assistant = Assistant::open(Config::new("./itassist-data"))?;
+    /// let messages = [
+    ///     ChatMessage::user("How do I set up SSH keys?"),
+    ///     ChatMessage::assistant("Run ssh-keygen, then ssh-copy-id [1]."),
+    ///     ChatMessage::user("and how do I turn off password login?"),
+    /// ];
+    /// let answer = assistant.chat(&messages, &AskOptions::default()).await?;
+    /// println!("{} (searched: {:?})", answer.answer, answer.searched_query);
+    /// # Ok(()) }
+    /// ```
+    pub async fn chat(&self, messages: &[ChatMessage], options: &AskOptions) -> Result<Answer> {
+        collect_answer(self.chat_stream(messages, options.clone())).await
+    }
+
+    /// Like [`Assistant::chat`], streaming the same events as [`Assistant::ask_stream`].
+    pub fn chat_stream(&self, messages: &[ChatMessage], options: AskOptions) -> AskStream {
+        let fail = |e: Error| -> AskStream { Box::pin(stream::once(async move { Err(e) })) };
+        if let Err(e) = options.validate() {
+            return fail(e);
+        }
+        let dialogue = match Dialogue::from_messages(messages) {
+            Ok(d) => d,
+            Err(e) => return fail(e),
+        };
+        let k = options.top_k.unwrap_or(self.config.retrieval.top_k);
+        if let Err(e) = self.config.retrieval.check_question(&dialogue.question, k) {
+            return fail(e);
+        }
+        let answerer = match self.answerer() {
+            Ok(a) => a,
+            Err(e) => return fail(e),
+        };
+        let retriever = self.retriever.clone();
+        let query =
+            self.conversation_query_future(&dialogue, self.config.chat.query_mode, &options);
+        let max_bytes = self.config.retrieval.max_query_bytes;
+        let started = Instant::now();
+        let prepared = async move {
+            let (passages, searched, retrieval_seconds) = if options.no_context {
+                (Vec::new(), None, None)
+            } else {
+                let t = Instant::now();
+                let query = match query.await {
+                    Ok(q) => clip_query(q, max_bytes),
+                    Err(e) => return fail(e),
+                };
+                match retrieve(retriever, query.clone(), k).await {
+                    Ok(p) => (p, Some(query), Some(t.elapsed().as_secs_f64())),
+                    Err(e) => return fail(e),
+                }
+            };
+            let events = answerer.chat_stream(dialogue, passages, options);
+            Box::pin(events.map(move |event| match event {
+                Ok(AskEvent::Done { mut answer }) => {
+                    answer.searched_query = searched.clone();
+                    answer.timings.retrieval_seconds = retrieval_seconds;
+                    answer.timings.total_seconds = Some(started.elapsed().as_secs_f64());
+                    Ok(AskEvent::Done { answer })
+                }
+                other => other,
+            })) as AskStream
+        };
+        Box::pin(stream::once(prepared).flatten())
+    }
+
+    /// Starts a stored conversation (`title` defaults to its first question).
+    pub fn new_conversation(&self, title: Option<&str>) -> Result<Conversation> {
+        self.index.create_conversation(title)
+    }
+
+    /// The stored conversations, most recently updated first.
+    pub fn conversations(&self) -> Result<Vec<ConversationSummary>> {
+        self.index.conversations()
+    }
+
+    /// A stored conversation with its turns (`conversation_not_found` when there is none).
+    pub fn conversation(&self, id: u64) -> Result<Conversation> {
+        self.index.conversation(id)
+    }
+
+    /// Deletes a stored conversation, returning it.
+    pub fn delete_conversation(&self, id: u64) -> Result<Conversation> {
+        self.index.delete_conversation(id)
+    }
+
+    /// Asks `question` in stored conversation `id` (see [`Assistant::chat`]) and stores the
+    /// turn with its sources; [`Answer::conversation_id`] is `id`.
+    pub async fn continue_conversation(
+        &self,
+        id: u64,
+        question: &str,
+        options: &AskOptions,
+    ) -> Result<Answer> {
+        collect_answer(self.continue_conversation_stream(id, question, options.clone())).await
+    }
+
+    /// Like [`Assistant::continue_conversation`], streaming. The turn is stored when the
+    /// answer is complete ([`AskEvent::Done`]); a stream dropped before stores nothing.
+    pub fn continue_conversation_stream(
+        &self,
+        id: u64,
+        question: &str,
+        options: AskOptions,
+    ) -> AskStream {
+        let conversation = match self.index.conversation(id) {
+            Ok(c) => c,
+            Err(e) => return Box::pin(stream::once(async move { Err(e) })),
+        };
+        let messages = conversation.messages_with(question);
+        let index = self.index.clone();
+        Box::pin(
+            self.chat_stream(&messages, options)
+                .map(move |event| match event {
+                    Ok(AskEvent::Done { mut answer }) => {
+                        index.append_turn(id, Turn::from_answer(&answer))?;
+                        answer.conversation_id = Some(id);
+                        Ok(AskEvent::Done { answer })
+                    }
+                    other => other,
+                }),
+        )
+    }
+
+    /// The standalone query searched for the last question of `dialogue` (see
+    /// [`crate::conversation`]). [`QueryMode::Rewrite`] asks the chat model (with `options`'
+    /// model and the answers' `num_ctx`), and falls back to the weighted query when its reply
+    /// is unusable.
+    pub async fn conversation_query(
+        &self,
+        dialogue: &Dialogue,
+        mode: QueryMode,
+        options: &AskOptions,
+    ) -> Result<String> {
+        self.conversation_query_future(dialogue, mode, options)
+            .await
+    }
+
+    /// Like [`Assistant::search`], for the last question of a conversation: searches the
+    /// standalone query made with `config.chat.query_mode`, and returns it with the passages.
+    pub async fn search_messages(
+        &self,
+        messages: &[ChatMessage],
+        k: usize,
+    ) -> Result<(String, Vec<Passage>)> {
+        let dialogue = Dialogue::from_messages(messages)?;
+        let query = self
+            .conversation_query(
+                &dialogue,
+                self.config.chat.query_mode,
+                &AskOptions::default(),
+            )
+            .await?;
+        let query = clip_query(query, self.config.retrieval.max_query_bytes);
+        let passages = self.search(&query, k)?;
+        Ok((query, passages))
+    }
+
+    /// The query future, owning what it needs (so streams stay `'static`).
+    fn conversation_query_future(
+        &self,
+        dialogue: &Dialogue,
+        mode: QueryMode,
+        options: &AskOptions,
+    ) -> futures_util::future::BoxFuture<'static, Result<String>> {
+        let fallback = dialogue.query(mode, &self.config.chat);
+        if mode != QueryMode::Rewrite || dialogue.history.is_empty() {
+            return Box::pin(async move { Ok(fallback) });
+        }
+        let backend = match self.chat_backend() {
+            Ok(b) => b,
+            Err(e) => return Box::pin(async move { Err(e) }),
+        };
+        let config = self.config.answer.clone();
+        let messages =
+            conversation::rewrite_messages(dialogue, self.config.chat.query_turns.max(1));
+        let max_tokens = self.config.chat.rewrite_max_tokens;
+        let options = options.clone();
+        Box::pin(async move {
+            let model = options
+                .model
+                .clone()
+                .filter(|m| !m.trim().is_empty())
+                .unwrap_or_else(|| config.model.clone());
+            let num_ctx =
+                crate::answer::request_num_ctx(backend.as_ref(), &config, &model, &options).await?;
+            let request = ChatRequest {
+                model,
+                messages,
+                options: GenerationOptions {
+                    temperature: Some(0.0),
+                    num_ctx,
+                    num_predict: Some(max_tokens),
+                    seed: options.seed.or(config.seed),
+                },
+            };
+            let reply = backend.chat(request).await?;
+            Ok(conversation::parse_rewrite(&reply.content).unwrap_or(fallback))
+        })
     }
 
     /// The models the chat-model server has (`/api/tags`, or `/v1/models`).
@@ -338,6 +557,99 @@ impl Assistant {
             Ok(backend) => backend.pull(name),
             Err(e) => Box::pin(stream::once(async move { Err(e) })),
         }
+    }
+}
+
+/// Cuts a made-up query to `max_bytes` at a word boundary (the earlier-turn words go last, so
+/// they are what is cut).
+fn clip_query(query: String, max_bytes: usize) -> String {
+    if query.len() <= max_bytes {
+        return query;
+    }
+    let mut end = max_bytes;
+    while end > 0 && !query.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = &query[..end];
+    cut.rfind(char::is_whitespace)
+        .map_or(cut, |i| &cut[..i])
+        .to_string()
+}
+
+/// Keeping folders in sync, watching them, per-file failures and re-indexing (see
+/// [`crate::sync`], [`crate::watch`], [`crate::reindex`]).
+impl Assistant {
+    /// Makes the index match `roots` (folders or files): adds new files, replaces changed
+    /// ones, re-points moved or renamed ones (recognised by content, not re-embedded) and
+    /// removes documents whose files under the roots are gone. Documents from other folders
+    /// and uploads are never touched. With `options.dry_run` nothing changes and the report
+    /// lists what would. Per-file failures are in the report; an `Err` means a root is
+    /// missing or the index failed.
+    pub fn sync<P: AsRef<Path>>(
+        &self,
+        roots: &[P],
+        options: &crate::sync::SyncOptions,
+    ) -> Result<crate::sync::SyncReport> {
+        self.sync_with_progress(roots, options, &|_| Flow::Continue(()))
+    }
+
+    /// Like [`Assistant::sync`], reporting progress; `Break` stops it after the document in
+    /// flight (everything done stays done).
+    pub fn sync_with_progress<P: AsRef<Path>>(
+        &self,
+        roots: &[P],
+        options: &crate::sync::SyncOptions,
+        progress: &dyn Fn(&crate::sync::SyncEvent) -> Flow,
+    ) -> Result<crate::sync::SyncReport> {
+        crate::sync::sync(&self.pipeline, roots, options, progress)
+    }
+
+    /// Syncs `roots`, then keeps the index in sync from filesystem notifications until
+    /// `on_event` returns `Break` (it is called with [`crate::WatchEvent::Idle`] several times
+    /// a second). Blocking: run it on its own thread (`tokio::task::spawn_blocking`).
+    pub fn watch<P: AsRef<Path>>(
+        &self,
+        roots: &[P],
+        options: &crate::watch::WatchOptions,
+        on_event: &dyn Fn(&crate::watch::WatchEvent) -> Flow,
+    ) -> Result<()> {
+        crate::watch::watch(&self.pipeline, roots, options, on_event)
+    }
+
+    /// The files whose last ingest, sync or watch failed, with code and message.
+    pub fn failures(&self) -> Result<Vec<crate::index::FailureRecord>> {
+        self.index.failures()
+    }
+
+    /// Re-embeds every chunk of the index in `config.data_dir` with the embedding model of
+    /// `config`, from the text stored in the index (no original files needed), and swaps the
+    /// new vectors in atomically: searches keep answering from the old ones until the new
+    /// ones are complete, and a crash or a cancel (`Break` from `progress`) leaves the old
+    /// index intact. Afterwards the index records the new model: open it with `config`.
+    /// Assistants opened before on the same directory answer `embedding_model_mismatch`
+    /// from then on and must be reopened.
+    pub fn reindex(
+        config: &Config,
+        progress: &dyn Fn(&crate::reindex::ReindexEvent) -> Flow,
+    ) -> Result<crate::reindex::ReindexReport> {
+        config.validate()?;
+        let embedder = FastEmbedder::new(&config.embedding)?;
+        Self::reindex_with_embedder(config, &embedder, progress)
+    }
+
+    /// Like [`Assistant::reindex`], with an embedder of your own.
+    pub fn reindex_with_embedder(
+        config: &Config,
+        embedder: &dyn Embedder,
+        progress: &dyn Fn(&crate::reindex::ReindexEvent) -> Flow,
+    ) -> Result<crate::reindex::ReindexReport> {
+        crate::reindex::reindex(
+            &config.data_dir,
+            config.map_size,
+            embedder,
+            config.embedding.batch_size,
+            progress,
+        )
     }
 }
 

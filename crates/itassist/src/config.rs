@@ -42,6 +42,9 @@ pub struct Config {
     pub map_size: usize,
     /// The chat-model server that writes answers (Ollama or an OpenAI-compatible server).
     pub answer: AnswerConfig,
+    /// Conversations: how a follow-up is made standalone before searching.
+    #[serde(default)]
+    pub chat: crate::conversation::ChatConfig,
 }
 
 /// Environment variable naming the Ollama server, as Ollama itself reads it
@@ -207,11 +210,19 @@ impl AnswerConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EmbeddingConfig {
-    /// Model identifier recorded in the index (for a hub download, the model's name there).
+    /// The embedding model, by name: a model of fastembed's catalogue (`all-MiniLM-L6-v2`,
+    /// `all-MiniLM-L6-v2-int8`, `multilingual-e5-small`, `bge-small-en-v1.5`, ...; its full
+    /// name such as `intfloat/multilingual-e5-small` also works), each run with its own
+    /// pooling and query/passage prefixes (see `docs/models.md`). With `model_dir` set, the
+    /// default name lets the directory's `itassist-model.json` decide. The index records the
+    /// model (with its precision and prefixes) and refuses vectors of another.
     pub model: String,
     /// A local directory with `model.onnx`, `tokenizer.json`, `config.json`,
-    /// `tokenizer_config.json` (and optionally `special_tokens_map.json`). When unset, the
-    /// model is downloaded from the Hugging Face hub on first use (feature `online`).
+    /// `tokenizer_config.json`, optionally `special_tokens_map.json`, and optionally
+    /// `itassist-model.json` (which model it is and how to run it; without it, the directory
+    /// is taken as all-MiniLM-L6-v2). When `model` names another model than the directory
+    /// holds, a sibling directory named after that model is used. When unset, the model is
+    /// downloaded from the Hugging Face hub on first use (feature `online`).
     pub model_dir: Option<PathBuf>,
     /// Where downloaded models are cached.
     pub cache_dir: Option<PathBuf>,
@@ -264,6 +275,10 @@ pub struct RetrievalConfig {
     pub keyword_weight: f32,
     /// Candidates taken from each ranking before fusing (at least `k`).
     pub fusion_candidates: usize,
+    /// In hybrid search, the fraction of the best fused score of another passage of the same
+    /// document that a passage gains (0 turns it off): a document found by several passages
+    /// ranks above one found by a single passage.
+    pub document_weight: f32,
 }
 
 /// How passages are ranked.
@@ -304,6 +319,7 @@ impl Default for Config {
             loading: LoadOptions::default(),
             map_size: 64 << 30,
             answer: AnswerConfig::default(),
+            chat: crate::conversation::ChatConfig::default(),
         }
     }
 }
@@ -348,6 +364,7 @@ impl Default for RetrievalConfig {
             rrf_k: 10.0,
             keyword_weight: 1.25,
             fusion_candidates: 50,
+            document_weight: 0.0,
         }
     }
 }

@@ -67,8 +67,11 @@ pub enum Error {
     OcrFailed {
         /// The file.
         path: PathBuf,
-        /// What Tesseract or pdftoppm reported.
+        /// Which step failed (the source, when there is one, says why).
         reason: String,
+        /// The underlying error, e.g. the failed process spawn.
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// The path names something other than a regular file (a device, a FIFO, a socket).
@@ -125,6 +128,9 @@ pub enum Error {
     RuntimeUnavailable {
         /// Why loading failed.
         reason: String,
+        /// The underlying loader error, when there is one.
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// The embedding model files could not be found or loaded.
@@ -140,12 +146,15 @@ pub enum Error {
     /// Running the embedding model failed.
     #[error("embedding failed: {reason}")]
     Embedding {
-        /// What ONNX Runtime or the tokenizer reported.
+        /// Which step failed (the source, when there is one, says why).
         reason: String,
+        /// What ONNX Runtime or the tokenizer reported.
+        #[source]
+        source: Option<BoxError>,
     },
 
     /// The index was built with another embedding model.
-    #[error("the index at {} was built with embedding model '{index_model}' ({index_dimensions} dimensions) but '{requested_model}' ({requested_dimensions} dimensions) was requested: open it with '{index_model}', or re-index into a new data directory (`itassist --data-dir NEW ingest ...`)", data_dir.display())]
+    #[error("the index at {} was built with embedding model '{index_model}' ({index_dimensions} dimensions) but '{requested_model}' ({requested_dimensions} dimensions) was requested: open it with '{index_model}', or re-embed the stored text with the new model: `itassist reindex --model {requested_model}` (the old vectors keep answering until it is done; an itassist opened before a re-index must be restarted)", data_dir.display())]
     EmbeddingModelMismatch {
         /// The index directory.
         data_dir: PathBuf,
@@ -203,6 +212,13 @@ pub enum Error {
     #[error("no document '{id}' in the index; `itassist docs` lists the documents")]
     DocumentNotFound {
         /// The id or path asked for.
+        id: String,
+    },
+
+    /// No stored conversation with that id.
+    #[error("no conversation '{id}' in the index; `itassist chat --list` lists the conversations")]
+    ConversationNotFound {
+        /// The id asked for.
         id: String,
     },
 
@@ -351,6 +367,8 @@ error_kinds! {
     IndexStorage => ("index_error", 500, "IndexStorageError", None);
     /// No document with that id, path or name is in the index.
     DocumentNotFound => ("document_not_found", 404, "DocumentNotFoundError", Some("LookupError"));
+    /// No stored conversation has that id.
+    ConversationNotFound => ("conversation_not_found", 404, "ConversationNotFoundError", Some("LookupError"));
     /// An argument or configuration value is invalid.
     InvalidInput => ("invalid_input", 400, "InvalidInputError", Some("ValueError"));
     /// The Ollama (or OpenAI-compatible) server cannot be reached.
@@ -390,6 +408,7 @@ impl Error {
             Error::IndexCorrupt { .. } => ErrorKind::IndexCorrupt,
             Error::Index { .. } => ErrorKind::IndexStorage,
             Error::DocumentNotFound { .. } => ErrorKind::DocumentNotFound,
+            Error::ConversationNotFound { .. } => ErrorKind::ConversationNotFound,
             Error::InvalidInput(_) => ErrorKind::InvalidInput,
             Error::OllamaUnreachable { .. } => ErrorKind::OllamaUnreachable,
             Error::ModelNotFound { .. } => ErrorKind::ModelNotFound,
@@ -479,6 +498,7 @@ impl Error {
                 vec![("data_dir", path(data_dir)), ("map_size", json!(map_size))]
             }
             Error::DocumentNotFound { id } => vec![("id", json!(id))],
+            Error::ConversationNotFound { id } => vec![("id", json!(id))],
             Error::OllamaUnreachable { url, .. } => vec![("url", json!(url))],
             Error::ModelNotFound { model } => vec![("model", json!(model))],
             Error::Ollama { status, .. } => status
@@ -592,6 +612,7 @@ mod tests {
             Error::OcrFailed {
                 path: p(),
                 reason: "x".into(),
+                source: None,
             },
             Error::NotARegularFile {
                 path: p(),
@@ -612,12 +633,18 @@ mod tests {
                 path: None,
                 source: std::io::Error::other("x"),
             },
-            Error::RuntimeUnavailable { reason: "x".into() },
+            Error::RuntimeUnavailable {
+                reason: "x".into(),
+                source: None,
+            },
             Error::EmbeddingModelUnavailable {
                 reason: "x".into(),
                 source: None,
             },
-            Error::Embedding { reason: "x".into() },
+            Error::Embedding {
+                reason: "x".into(),
+                source: None,
+            },
             Error::EmbeddingModelMismatch {
                 data_dir: p(),
                 index_model: "a".into(),
@@ -643,6 +670,7 @@ mod tests {
                 source: None,
             },
             Error::DocumentNotFound { id: "1".into() },
+            Error::ConversationNotFound { id: "1".into() },
             Error::InvalidInput("x".into()),
             Error::OllamaUnreachable {
                 url: "http://x".into(),

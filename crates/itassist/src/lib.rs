@@ -31,8 +31,10 @@
 
 pub mod answer;
 pub mod assistant;
+pub mod attribution;
 pub mod chunk;
 pub mod config;
+pub mod conversation;
 pub mod embed;
 pub mod error;
 pub mod index;
@@ -40,21 +42,33 @@ pub mod ingest;
 pub mod keyword;
 pub mod names;
 pub mod ollama;
+pub mod overrides;
 pub mod pipeline;
 pub mod prompt;
+pub mod reindex;
 pub mod retrieve;
+pub mod sync;
+pub mod watch;
 
+pub use answer::Warning;
 pub use answer::{Answer, Answerer, AskEvent, AskOptions, AskStream, LlmAnswerer, Timings};
 pub use assistant::Assistant;
 pub use chunk::{Chunk, Chunker};
 pub use config::{AnswerConfig, Backend, Config, DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL};
+pub use conversation::{ChatConfig, Dialogue, QueryMode};
 pub use embed::{Embedder, FastEmbedder};
 pub use error::{Error, ErrorKind, Result};
+pub use index::FailureRecord;
+pub use index::{Conversation, ConversationSummary, Turn};
 pub use index::{Document, Index, IndexStats};
 pub use ingest::{Format, LoadNote, LoadOptions, LoadedDocument, NoteKind, Section};
 pub use ollama::{ChatBackend, ModelInfo, OllamaClient, OpenAiClient, PullProgress};
+pub use overrides::ConfigOverrides;
 pub use pipeline::{FileReport, FileStatus, Flow, IngestEvent, IngestReport, Ingestor, Pipeline};
+pub use reindex::{ReindexEvent, ReindexReport};
 pub use retrieve::{DenseRetriever, Passage, Retriever};
+pub use sync::{SyncAction, SyncChange, SyncEvent, SyncOptions, SyncReport, SyncTotals};
+pub use watch::{WatchEvent, WatchOptions};
 
 /// The README's Rust examples, compiled as doctests.
 #[cfg(doctest)]

@@ -21,7 +21,7 @@ use crate::chunk::Chunker;
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::index::{Document, Index, NewDocument, StoredChunk};
-use crate::ingest::{self, is_supported_name, LoadOptions};
+use crate::ingest::{self, is_supported_name, LoadNote, LoadOptions, NoteKind};
 
 /// What a progress callback tells the ingest run: go on, or stop after the document in
 /// flight (every document already written stays committed).
@@ -280,7 +280,7 @@ impl std::fmt::Debug for Pipeline {
 
 /// A file found while expanding the inputs.
 #[derive(Debug)]
-enum Found {
+pub(crate) enum Found {
     /// A file to ingest; `explicit` when the user named it (not found by walking).
     File { path: PathBuf, explicit: bool },
     /// Something met while walking a folder that is not a regular file (a FIFO, a device,
@@ -310,7 +310,7 @@ fn has_glob(text: &str) -> bool {
 }
 
 /// Expands files, folders and glob patterns into the files to ingest, sorted per input.
-fn discover(inputs: &[PathBuf]) -> Vec<Found> {
+pub(crate) fn discover(inputs: &[PathBuf]) -> Vec<Found> {
     let mut found = Vec::new();
     for input in inputs {
         let text = input.to_string_lossy();
@@ -427,7 +427,11 @@ fn file_kind(file_type: &std::fs::FileType) -> &'static str {
 /// Reads a regular file of at most `limit` bytes. The type is checked before opening (so a
 /// FIFO is never opened and cannot block) and again on the opened handle; the size is
 /// checked before reading and while reading (a file that grows is cut off at the limit).
-fn read_regular_file(path: &Path, meta: &std::fs::Metadata, limit: u64) -> Result<Vec<u8>> {
+pub(crate) fn read_regular_file(
+    path: &Path,
+    meta: &std::fs::Metadata,
+    limit: u64,
+) -> Result<Vec<u8>> {
     let not_regular = |file_type: &std::fs::FileType| Error::NotARegularFile {
         path: path.to_path_buf(),
         kind: file_kind(file_type).to_string(),
@@ -460,11 +464,11 @@ fn read_regular_file(path: &Path, meta: &std::fs::Metadata, limit: u64) -> Resul
     Ok(bytes)
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn mtime_secs(meta: &std::fs::Metadata) -> Option<u64> {
+pub(crate) fn mtime_secs(meta: &std::fs::Metadata) -> Option<u64> {
     meta.modified()
         .ok()?
         .duration_since(std::time::UNIX_EPOCH)
@@ -493,6 +497,57 @@ impl Pipeline {
     pub fn with_batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size.max(1);
         self
+    }
+
+    /// The index written to.
+    pub(crate) fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// The loader settings (limits, OCR).
+    pub(crate) fn load_options(&self) -> &LoadOptions {
+        &self.load_options
+    }
+
+    /// Whether a file is read at all: one named by the user always is, one found by walking a
+    /// folder only when its name is of a supported format (or a known text name).
+    pub(crate) fn wanted(path: &Path, explicit: bool) -> bool {
+        explicit || is_supported_name(path) || looks_like_text_name(path)
+    }
+
+    /// Records the outcome of a file in the per-file status: a failure is kept (with the
+    /// file's size and mtime, so a sync retries it only once it changed), any other outcome
+    /// forgets an earlier failure. Files that vanished are not recorded.
+    fn note_status(&self, file: &FileReport) -> Result<()> {
+        match &file.status {
+            FileStatus::Failed {
+                error: Error::PathNotFound { .. },
+            } => Ok(()),
+            FileStatus::Failed { error } => {
+                let Ok(source) = file.path.canonicalize() else {
+                    return Ok(());
+                };
+                let meta = std::fs::metadata(&source).ok();
+                let record = crate::index::FailureRecord::new(
+                    source.to_string_lossy().into_owned(),
+                    error,
+                    meta.as_ref().map(|m| m.len()),
+                    meta.as_ref().and_then(mtime_secs),
+                );
+                self.index.record_failure(&record)
+            }
+            FileStatus::Skipped { .. } => Ok(()),
+            _ => {
+                let source = match file.status.document() {
+                    Some(doc) => doc.source.clone(),
+                    None => match file.path.canonicalize() {
+                        Ok(p) => p.to_string_lossy().into_owned(),
+                        Err(_) => return Ok(()),
+                    },
+                };
+                self.index.clear_failure(&source).map(|_| ())
+            }
+        }
     }
 
     /// Parses and chunks one document; `Err` is a per-file failure.
@@ -576,6 +631,14 @@ impl Pipeline {
                 reason: "no text left after extraction".into(),
             });
         }
+        let mut notes = loaded.notes.clone();
+        if let Some(message) = self.embedder.language_note(&loaded.text()) {
+            notes.push(LoadNote {
+                kind: NoteKind::Language,
+                pages: Vec::new(),
+                message,
+            });
+        }
         let stored = chunks
             .into_iter()
             .map(|c| StoredChunk {
@@ -600,7 +663,7 @@ impl Pipeline {
             modified,
             page_count: loaded.page_count,
             ocr_pages: loaded.ocr_pages.clone(),
-            notes: loaded.notes.clone(),
+            notes,
             first_chunk: 0,
             chunk_count: 0,
             token_count: 0,
@@ -631,7 +694,7 @@ impl Pipeline {
                 status: FileStatus::Failed { error },
             })
         };
-        if !explicit && !is_supported_name(path) && !looks_like_text_name(path) {
+        if !Self::wanted(path, explicit) {
             return Work::Done(FileReport {
                 path: path.to_path_buf(),
                 status: FileStatus::Skipped {
@@ -790,8 +853,30 @@ impl Ingestor for Pipeline {
         inputs: &[PathBuf],
         progress: &dyn Fn(&IngestEvent) -> Flow,
     ) -> Result<IngestReport> {
+        self.ingest_found(discover(inputs), progress)
+    }
+
+    fn ingest_bytes(&self, name: &str, bytes: &[u8]) -> Result<FileReport> {
+        self.ingest_upload(name, bytes, None)
+    }
+
+    fn replace_bytes(&self, id: u64, name: &str, bytes: &[u8]) -> Result<FileReport> {
+        if self.index.document(id)?.is_none() {
+            return Err(Error::DocumentNotFound { id: id.to_string() });
+        }
+        self.ingest_upload(name, bytes, Some(id))
+    }
+}
+
+impl Pipeline {
+    /// Ingests files already discovered (by [`discover`], or chosen by a sync): the body of
+    /// [`Ingestor::ingest`].
+    pub(crate) fn ingest_found(
+        &self,
+        found: Vec<Found>,
+        progress: &dyn Fn(&IngestEvent) -> Flow,
+    ) -> Result<IngestReport> {
         let started = Instant::now();
-        let found = discover(inputs);
         let bytes = found
             .iter()
             .filter_map(|f| match f {
@@ -851,6 +936,9 @@ impl Ingestor for Pipeline {
                     }
                 };
                 Self::record(&mut report.totals, &file, bytes);
+                if let Err(e) = self.note_status(&file) {
+                    tracing::warn!("cannot record the status of {}: {e}", file.path.display());
+                }
                 let flow = progress(&IngestEvent::File(&file));
                 report.files.push(file);
                 if flow.is_break() {
@@ -867,19 +955,6 @@ impl Ingestor for Pipeline {
         Ok(report)
     }
 
-    fn ingest_bytes(&self, name: &str, bytes: &[u8]) -> Result<FileReport> {
-        self.ingest_upload(name, bytes, None)
-    }
-
-    fn replace_bytes(&self, id: u64, name: &str, bytes: &[u8]) -> Result<FileReport> {
-        if self.index.document(id)?.is_none() {
-            return Err(Error::DocumentNotFound { id: id.to_string() });
-        }
-        self.ingest_upload(name, bytes, Some(id))
-    }
-}
-
-impl Pipeline {
     /// An upload's source key: its content hash and its display name, so two uploads with
     /// the same name and different contents are two documents.
     fn upload_source(display: &str, sha256: &str) -> String {

@@ -1,5 +1,17 @@
-//! Prompts: fitting retrieved passages into the model's window, the prompt with numbered
-//! sources, and finding the `[n]` citations in an answer.
+//! Prompts: fitting retrieved passages (and the earlier turns of a conversation) into the
+//! model's window, the prompt with numbered sources, and finding the `[n]` citations in an
+//! answer.
+//!
+//! # Conversations
+//! Earlier turns go between the instruction and the last question, oldest first. They may take
+//! at most [`HISTORY_SHARE`] of the tokens left after the instruction and the question; the
+//! most recent turns are kept and older ones are dropped whole (a turn is a user message with
+//! the assistant's reply), never cut, and counted in [`Prompt::dropped_turns`]. Passages take
+//! what is left.
+//!
+//! # Answer language
+//! The instruction names the language of the question ([`detect_language`]), which small
+//! models follow better than "the same language as the question".
 //!
 //! # Token estimates
 //! The chat model's tokenizer is not available on this side of the HTTP API, so prompt sizes
@@ -24,11 +36,110 @@ pub const CHAT_TEMPLATE_OVERHEAD: usize = 32;
 /// Tokens kept for the answer when `num_predict` is not set: a quarter of the window, at
 /// most this many.
 pub const DEFAULT_ANSWER_RESERVE: usize = 512;
+/// Tokens counted for the role markers of each earlier turn's message.
+pub const MESSAGE_OVERHEAD: usize = 8;
+/// Most of the budget (after the instruction and the question) that earlier turns may take.
+pub const HISTORY_SHARE: f64 = 0.5;
 
 /// The instruction given with the sources.
 pub const SYSTEM_PROMPT: &str = "You are an IT assistant. Answer the question using only the numbered sources provided. \
 Cite every source you use with its number in square brackets, like [1] or [2][3]. \
 If the sources do not contain the answer, say that the documents do not contain the answer; do not make one up.";
+
+/// Common words of English and Spanish, to settle the language of short questions that
+/// statistical detection finds unreliable.
+const ENGLISH_WORDS: &[&str] = &[
+    "the", "how", "what", "do", "does", "is", "are", "can", "i", "to", "and", "of", "in", "my",
+    "which", "where", "why", "with", "on", "it", "turn", "off", "set", "up", "use",
+];
+const SPANISH_WORDS: &[&str] = &[
+    "el",
+    "la",
+    "los",
+    "las",
+    "de",
+    "del",
+    "cómo",
+    "como",
+    "qué",
+    "que",
+    "es",
+    "un",
+    "una",
+    "en",
+    "para",
+    "por",
+    "con",
+    "se",
+    "mi",
+    "puedo",
+    "dónde",
+    "cuál",
+    "y",
+    "o",
+    "desactivar",
+];
+
+/// The language of `text`, by its English name (`"Spanish"`, `"English"`), or `None` when
+/// it cannot be told. Uses `whatlang`; for short texts it cannot call reliably, a vote of
+/// common English and Spanish words settles it.
+///
+/// ```
+/// use itassist::prompt::detect_language;
+/// assert_eq!(detect_language("¿Cómo configuro la red en Debian?"), Some("Spanish"));
+/// assert_eq!(detect_language("How do I configure the network on Debian?"), Some("English"));
+/// ```
+pub fn detect_language(text: &str) -> Option<&'static str> {
+    let info = whatlang::detect(text);
+    if let Some(info) = &info {
+        if info.is_reliable() {
+            return Some(info.lang().eng_name());
+        }
+    }
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let count = |list: &[&str]| words.iter().filter(|w| list.contains(w)).count();
+    let spanish = count(SPANISH_WORDS) + usize::from(text.contains(['¿', '¡', 'ñ']));
+    let english = count(ENGLISH_WORDS);
+    match spanish.cmp(&english) {
+        std::cmp::Ordering::Greater => Some("Spanish"),
+        std::cmp::Ordering::Less => Some("English"),
+        std::cmp::Ordering::Equal => info
+            .filter(|i| i.confidence() >= 0.5)
+            .map(|i| i.lang().eng_name()),
+    }
+}
+
+/// The instruction: [`SYSTEM_PROMPT`], then which language to answer in, then the caller's
+/// own system messages (for example those an OpenAI client sends).
+pub fn system_prompt(language: Option<&str>, extra: &[String]) -> String {
+    let mut text = SYSTEM_PROMPT.to_string();
+    match language {
+        Some(lang) => text.push_str(&format!(
+            " The question is in {lang}: write your whole answer in {lang}."
+        )),
+        None => text.push_str(" Answer in the language of the question."),
+    }
+    for e in extra.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
+        text.push_str("\n\n");
+        text.push_str(e);
+    }
+    text
+}
+
+/// What a prompt is built from besides the passages.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PromptInput<'a> {
+    /// The question (the last user message).
+    pub question: &'a str,
+    /// Earlier messages of the conversation (`user` and `assistant`), oldest first.
+    pub history: &'a [ChatMessage],
+    /// The caller's own system messages, added after the instruction.
+    pub system: &'a [String],
+}
 
 /// Estimates token counts (see the [module documentation](self) for the rule).
 #[derive(Clone, Default)]
@@ -85,6 +196,12 @@ pub struct Prompt {
     pub window: usize,
     /// Tokens kept free for the answer.
     pub answer_reserve: usize,
+    /// Earlier turns of the conversation in the prompt.
+    pub history_turns: usize,
+    /// Earlier turns left out (the oldest ones, whole) because they did not fit.
+    pub dropped_turns: usize,
+    /// The language the model was told to answer in, when it could be told.
+    pub language: Option<String>,
 }
 
 /// How a source is introduced in the prompt: `[n] name, page p`.
@@ -129,7 +246,45 @@ pub fn build_prompt(
     answer_reserve: usize,
     estimator: &TokenEstimator,
 ) -> Result<Prompt> {
-    let fixed = estimator.estimate(SYSTEM_PROMPT)
+    let input = PromptInput {
+        question,
+        ..PromptInput::default()
+    };
+    build_chat_prompt(&input, passages, window, answer_reserve, estimator)
+}
+
+/// Splits earlier messages into turns: each starts at a `user` message and holds the
+/// replies after it (a leading reply without a question is a turn of its own).
+fn split_turns(history: &[ChatMessage]) -> Vec<&[ChatMessage]> {
+    let mut turns = Vec::new();
+    let mut start = 0;
+    for (i, m) in history.iter().enumerate() {
+        if m.role == "user" && i > start {
+            turns.push(&history[start..i]);
+            start = i;
+        }
+    }
+    if start < history.len() {
+        turns.push(&history[start..]);
+    }
+    turns
+}
+
+/// Like [`build_prompt`], within a conversation: the earlier turns of `input.history` go
+/// between the instruction and the last question, the most recent ones first to be kept,
+/// older ones dropped whole (see the [module documentation](self)). When the best passage
+/// does not fit beside the turns, more turns are dropped before failing.
+pub fn build_chat_prompt(
+    input: &PromptInput<'_>,
+    passages: Vec<Passage>,
+    window: usize,
+    answer_reserve: usize,
+    estimator: &TokenEstimator,
+) -> Result<Prompt> {
+    let question = input.question;
+    let language = detect_language(question);
+    let system = system_prompt(language, input.system);
+    let fixed = estimator.estimate(&system)
         + estimator.estimate(&user_message("", question))
         + CHAT_TEMPLATE_OVERHEAD;
     let available = window.saturating_sub(answer_reserve);
@@ -140,6 +295,37 @@ pub fn build_prompt(
         });
     }
     let budget = available - fixed;
+    let turns = split_turns(input.history);
+    let costs: Vec<usize> = turns
+        .iter()
+        .map(|t| {
+            t.iter()
+                .map(|m| estimator.estimate(&m.content) + MESSAGE_OVERHEAD)
+                .sum()
+        })
+        .collect();
+    // The most recent turns that fit the history share, newest first.
+    let history_budget = (budget as f64 * HISTORY_SHARE) as usize;
+    let mut kept = 0;
+    let mut history_cost = 0;
+    for cost in costs.iter().rev() {
+        if history_cost + cost > history_budget {
+            break;
+        }
+        history_cost += cost;
+        kept += 1;
+    }
+    let first_cost = passages
+        .first()
+        .map(|p| estimator.estimate(&source_block(1, p)));
+    if let Some(first) = first_cost {
+        // Drop more turns, oldest first, until the best passage fits beside them.
+        while kept > 0 && history_cost + first > budget {
+            history_cost -= costs[costs.len() - kept];
+            kept -= 1;
+        }
+    }
+    let passage_budget = budget - history_cost;
     let total = passages.len();
     let mut used = 0;
     let mut blocks = String::new();
@@ -147,7 +333,7 @@ pub fn build_prompt(
     for passage in passages {
         let block = source_block(sources.len() + 1, &passage);
         let cost = estimator.estimate(&block);
-        if used + cost > budget {
+        if used + cost > passage_budget {
             if sources.is_empty() {
                 return Err(Error::ContextOverflow {
                     needed: fixed + cost + answer_reserve,
@@ -161,16 +347,21 @@ pub fn build_prompt(
         sources.push(passage);
     }
     let dropped = total - sources.len();
+    let mut messages = vec![ChatMessage::system(system)];
+    for turn in &turns[turns.len() - kept..] {
+        messages.extend(turn.iter().cloned());
+    }
+    messages.push(ChatMessage::user(user_message(&blocks, question)));
     Ok(Prompt {
-        messages: vec![
-            ChatMessage::system(SYSTEM_PROMPT),
-            ChatMessage::user(user_message(&blocks, question)),
-        ],
+        messages,
         sources,
         dropped,
-        estimated_tokens: fixed + used,
+        estimated_tokens: fixed + history_cost + used,
         window,
         answer_reserve,
+        history_turns: kept,
+        dropped_turns: turns.len() - kept,
+        language: language.map(str::to_string),
     })
 }
 
@@ -195,6 +386,9 @@ pub fn direct_prompt(
         estimated_tokens: needed,
         window,
         answer_reserve,
+        history_turns: 0,
+        dropped_turns: 0,
+        language: None,
     })
 }
 

@@ -166,13 +166,16 @@ impl Retriever for KeywordRetriever {
 }
 
 /// Hybrid retrieval: the dense and the keyword rankings fused by weighted reciprocal rank
-/// fusion, `score = 1 / (rrf_k + dense_rank) + keyword_weight / (rrf_k + keyword_rank)`.
+/// fusion, `score = 1 / (rrf_k + dense_rank) + keyword_weight / (rrf_k + keyword_rank)`,
+/// then, with a document weight, each passage gains that fraction of the best score of
+/// another passage of its document ([`add_document_evidence`]).
 pub struct HybridRetriever {
     dense: DenseRetriever,
     keyword: KeywordRetriever,
     rrf_k: f32,
     keyword_weight: f32,
     candidates: usize,
+    document_weight: f32,
 }
 
 impl std::fmt::Debug for HybridRetriever {
@@ -181,6 +184,7 @@ impl std::fmt::Debug for HybridRetriever {
             .field("rrf_k", &self.rrf_k)
             .field("keyword_weight", &self.keyword_weight)
             .field("candidates", &self.candidates)
+            .field("document_weight", &self.document_weight)
             .finish()
     }
 }
@@ -200,8 +204,55 @@ impl HybridRetriever {
             rrf_k,
             keyword_weight,
             candidates,
+            document_weight: 0.0,
         }
     }
+
+    /// Lets each passage gain `weight` times the best fused score of another passage of the
+    /// same document (0 turns it off).
+    pub fn with_document_weight(mut self, weight: f32) -> Self {
+        self.document_weight = weight;
+        self
+    }
+}
+
+/// Adds to each chunk's score `weight` times the best score of another chunk of the same
+/// document among `scored`, then sorts best first. A document found by several passages
+/// thus ranks above one found by a single passage of the same score; a document's best
+/// passage scores `best + weight * second best`. `document_of` gives a chunk's document
+/// (`None`: the chunk stands alone).
+pub fn add_document_evidence(
+    scored: &mut [(u32, f32)],
+    document_of: impl Fn(u32) -> Option<u64>,
+    weight: f32,
+) {
+    if weight != 0.0 {
+        // The two best scores of each document.
+        let mut top: HashMap<u64, (f32, f32)> = HashMap::new();
+        for (id, score) in scored.iter() {
+            if let Some(document) = document_of(*id) {
+                let (best, second) = top
+                    .entry(document)
+                    .or_insert((f32::NEG_INFINITY, f32::NEG_INFINITY));
+                if *score > *best {
+                    *second = *best;
+                    *best = *score;
+                } else if *score > *second {
+                    *second = *score;
+                }
+            }
+        }
+        for (id, score) in scored.iter_mut() {
+            let Some(&(best, second)) = document_of(*id).and_then(|d| top.get(&d)) else {
+                continue;
+            };
+            let other = if *score >= best { second } else { best };
+            if other.is_finite() {
+                *score += weight * other;
+            }
+        }
+    }
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
 }
 
 /// Weighted reciprocal rank fusion of two rankings of chunk ids, best first.
@@ -231,6 +282,19 @@ impl Retriever for HybridRetriever {
         let dense = index.nearest(&vector, n, self.dense.exact_below, self.dense.oversampling)?;
         let keyword = index.keyword_nearest(query, n, self.keyword.bm25)?;
         let mut fused = fuse_rankings(&dense, &keyword, self.rrf_k, self.keyword_weight);
+        if self.document_weight != 0.0 {
+            let ids: Vec<u32> = fused.iter().map(|(id, _)| *id).collect();
+            let documents: HashMap<u32, u64> = ids
+                .iter()
+                .zip(index.chunks_with_documents(&ids)?)
+                .filter_map(|(id, found)| Some((*id, found?.0.document_id)))
+                .collect();
+            add_document_evidence(
+                &mut fused,
+                |id| documents.get(&id).copied(),
+                self.document_weight,
+            );
+        }
         fused.truncate(k);
         passages_for(index, &fused)
     }
@@ -252,12 +316,15 @@ pub fn retriever_for(
     match config.mode {
         crate::config::RetrievalMode::Dense => Arc::new(dense),
         crate::config::RetrievalMode::Keyword => Arc::new(keyword),
-        crate::config::RetrievalMode::Hybrid => Arc::new(HybridRetriever::new(
-            dense,
-            keyword,
-            config.rrf_k,
-            config.keyword_weight,
-            config.fusion_candidates,
-        )),
+        crate::config::RetrievalMode::Hybrid => Arc::new(
+            HybridRetriever::new(
+                dense,
+                keyword,
+                config.rrf_k,
+                config.keyword_weight,
+                config.fusion_candidates,
+            )
+            .with_document_weight(config.document_weight),
+        ),
     }
 }

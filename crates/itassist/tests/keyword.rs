@@ -123,3 +123,26 @@ fn reciprocal_rank_fusion_rewards_agreement() {
     assert_eq!(fused[1].0, 3);
     assert_eq!(fused.len(), 4);
 }
+
+/// Pages in Thai, Arabic and Greek: words made only of combining marks fold to nothing and
+/// must give no term (LMDB refuses an empty key), and the pages stay searchable.
+#[test]
+fn pages_in_scripts_with_combining_marks_ingest_and_are_searchable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let assistant = common::assistant(&tmp.path().join("index"));
+    let pages: Vec<_> = ["iso_8859-11.7", "iso_8859-6.7", "iso_8859-7.7"]
+        .iter()
+        .map(|p| common::corpus_file(&format!("debdocs/man/linux-manpages/man7/{p}")))
+        .collect();
+    let report = assistant.ingest(&pages).unwrap();
+    for file in &report.files {
+        assert!(
+            file.status.error().is_none(),
+            "{}: {:?}",
+            file.path.display(),
+            file.status.error().map(|e| e.to_string())
+        );
+    }
+    let hits = assistant.search("Thai character set", 3).unwrap();
+    assert!(hits.iter().any(|p| p.name == "iso_8859-11.7"));
+}

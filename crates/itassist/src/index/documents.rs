@@ -199,6 +199,7 @@ impl Index {
         self.shared.write(|wtxn| {
             let dbs = self.dbs();
             let mut meta = self.shared.meta_in(wtxn)?;
+            self.check_active(&meta)?;
             if let Some(old_id) = replaces {
                 self.delete_in(wtxn, old_id, &mut meta)?;
             }
@@ -212,10 +213,13 @@ impl Index {
             document.token_count = chunks.iter().map(|c| u64::from(c.tokens)).sum();
             document.ingested_at = now_secs();
             let writer = self.writer();
+            let language =
+                crate::keyword::document_language(chunks.iter().map(|c| c.text.as_str()));
             for (offset, (mut chunk, vector)) in chunks.into_iter().zip(&vectors).enumerate() {
                 let chunk_id = document.first_chunk + offset as u32;
                 chunk.document_id = document.id;
-                self.change_postings(wtxn, Change::Add, (chunk_id, &chunk.text), &mut meta)?;
+                let change = Change::Add(language);
+                self.change_postings(wtxn, change, (chunk_id, &chunk.text), &mut meta)?;
                 dbs.chunks.put(wtxn, &chunk_id, &chunk)?;
                 writer.add_item(wtxn, chunk_id, vector)?;
             }
@@ -255,6 +259,59 @@ impl Index {
         })
     }
 
+    /// Removes several documents (with their chunks, vectors and postings) and updates the
+    /// trees, in one transaction; returns the records removed (ids not found are passed over).
+    pub fn remove_documents(&self, ids: &[u64]) -> Result<Vec<Document>> {
+        self.shared.write(|wtxn| {
+            let mut meta = self.shared.meta_in(wtxn)?;
+            let mut removed = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(document) = self.delete_in(wtxn, *id, &mut meta)? {
+                    removed.push(document);
+                }
+            }
+            self.dbs().meta.put(wtxn, META_KEY, &meta)?;
+            self.build_in(wtxn)?;
+            Ok(removed)
+        })
+    }
+
+    /// Re-points document `id` at another source (a moved or renamed file with the same
+    /// content): its record and the `sources` lookup change in one transaction; its chunks,
+    /// vectors and postings stay as they are (nothing is re-embedded).
+    pub fn move_document(
+        &self,
+        id: u64,
+        source: &str,
+        name: &str,
+        modified: Option<u64>,
+    ) -> Result<Document> {
+        self.shared.write(|wtxn| {
+            let dbs = self.dbs();
+            let mut document = dbs
+                .documents
+                .get(wtxn, &id)?
+                .ok_or_else(|| Error::DocumentNotFound { id: id.to_string() })?;
+            if let Some(other) = dbs.sources.get(wtxn, source)? {
+                if other != id {
+                    return Err(Error::InvalidInput(format!(
+                        "cannot move document {id} to {source}: document {other} is indexed from there"
+                    ))
+                    .into());
+                }
+            }
+            if dbs.sources.get(wtxn, &document.source)? == Some(id) {
+                dbs.sources.delete(wtxn, &document.source)?;
+            }
+            document.source = source.to_string();
+            document.name = name.to_string();
+            document.modified = modified;
+            dbs.sources.put(wtxn, source, &id)?;
+            dbs.documents.put(wtxn, &id, &document)?;
+            Ok(document)
+        })
+    }
+
     /// Deletes a document's records, chunks, vectors and postings inside `wtxn`; returns the
     /// record.
     fn delete_in(
@@ -263,6 +320,7 @@ impl Index {
         id: u64,
         meta: &mut IndexMeta,
     ) -> StorageResult<Option<Document>> {
+        self.check_active(meta)?;
         let dbs = self.dbs();
         let Some(document) = dbs.documents.get(wtxn, &id)? else {
             return Ok(None);

@@ -10,6 +10,8 @@
 //! - `vectors`: the arroy database (cosine distance, index 0);
 //! - `postings`: term + 0 + chunk id -> (term frequency, chunk length) for BM25;
 //! - `terms`: term -> number of chunks holding it.
+//! - `failures`: source path -> [`FailureRecord`] of the file's last failed ingest (`failures`);
+//!   the active arroy index is `IndexMeta::vector_index` (`generation`: re-index).
 //!
 //! Every document is written in one write transaction (its record, chunks, vectors and
 //! postings), so a crash leaves either the whole document or nothing. The arroy trees are
@@ -21,7 +23,10 @@
 //! (trees and exact scans), `postings` the keyword index, `storage` the mapping of LMDB and
 //! arroy failures to [`Error`], and `registry` the environments open in this process.
 
+mod conversations;
 mod documents;
+mod failures;
+mod generation;
 mod postings;
 mod registry;
 mod storage;
@@ -37,9 +42,11 @@ use heed::{Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::keyword::Analyzer;
 
+pub use conversations::{Conversation, ConversationSummary, Turn};
 pub use documents::{Document, NewDocument, StoredChunk};
+pub use failures::FailureRecord;
+pub use generation::Generation;
 use storage::{open_error, StorageResult};
 
 /// Version of the on-disk layout.
@@ -83,6 +90,23 @@ pub struct IndexMeta {
     /// Sum of the chunks' lengths in keyword terms (for BM25's average length).
     #[serde(default)]
     pub keyword_terms: u64,
+    /// The arroy index (within the `vectors` database) holding the active vectors; a
+    /// re-index writes the other one and flips this in one transaction.
+    #[serde(default)]
+    pub vector_index: u16,
+    /// Version of the keyword analyzer the postings were written with (see
+    /// [`crate::keyword::ANALYZER_VERSION`]); indexes from before it was recorded are
+    /// version 1, English only, and keep being read that way.
+    #[serde(default = "legacy_analyzer_version")]
+    pub analyzer_version: u32,
+    /// Chunks of the keyword index per language (ISO 639-1 code): the languages a query
+    /// is analysed for when its own is uncertain.
+    #[serde(default)]
+    pub keyword_languages: std::collections::BTreeMap<String, u64>,
+}
+
+fn legacy_analyzer_version() -> u32 {
+    crate::keyword::LEGACY_ANALYZER_VERSION
 }
 
 /// Sizes of the index.
@@ -132,15 +156,17 @@ struct Databases {
     vectors: VectorsDb,
     postings: PostingsDb,
     terms: TermsDb,
+    failures: failures::FailuresDb,
 }
 
 /// The storage shared by every handle on one directory in this process (see `registry`).
 struct Shared {
     env: Env<WithoutTls>,
-    analyzer: Analyzer,
     dbs: Databases,
     data_dir: PathBuf,
     map_size: usize,
+    /// The `conversations` database, created on first use (see `conversations`).
+    conversations: std::sync::OnceLock<conversations::ConversationsDb>,
 }
 
 impl Shared {
@@ -163,8 +189,9 @@ impl Shared {
                 let vectors = opener.create_database(wtxn, Some("vectors"))?;
                 let postings = opener.create_database(wtxn, Some("postings"))?;
                 let terms = opener.create_database(wtxn, Some("terms"))?;
+                let failures = opener.create_database(wtxn, Some("failures"))?;
                 Ok::<_, heed::Error>(heed::CommitOrAbort::<_, ()>::Commit((
-                    meta, documents, sources, hashes, chunks, vectors, postings, terms,
+                    meta, documents, sources, hashes, chunks, vectors, postings, terms, failures,
                 )))
             })
             .map_err(|e| open_error(canonical, e))?;
@@ -177,6 +204,7 @@ impl Shared {
             vectors,
             postings,
             terms,
+            failures,
         )) = committed
         else {
             return Err(Error::Index {
@@ -193,13 +221,14 @@ impl Shared {
             vectors,
             postings,
             terms,
+            failures,
         };
         Ok(Shared {
             env,
-            analyzer: Analyzer::default(),
             dbs,
             data_dir: canonical.to_path_buf(),
             map_size,
+            conversations: std::sync::OnceLock::new(),
         })
     }
 
@@ -372,6 +401,9 @@ fn init_meta(shared: &Shared, settings: &IndexSettings) -> Result<IndexMeta> {
             created_by: format!("itassist {}", env!("CARGO_PKG_VERSION")),
             keyword_chunks: 0,
             keyword_terms: 0,
+            vector_index: 0,
+            analyzer_version: crate::keyword::ANALYZER_VERSION,
+            keyword_languages: Default::default(),
         };
         shared.dbs.meta.put(wtxn, META_KEY, &meta)?;
         Ok(meta)

@@ -5,23 +5,66 @@
 //! the chunk's length in terms. `terms` counts the chunks holding each term, and the
 //! metadata record keeps the number of chunks and their total length, which is all BM25
 //! needs. Text analysis and the formula itself are in [`crate::keyword`].
+//!
+//! Each chunk is analysed in its own language (analyzer version 2): the language is kept
+//! under the key `0, "lang", chunk id` (no term starts with a 0 byte), so that removing the
+//! chunk analyses it the same way, and the metadata counts the chunks of each language.
+//! Indexes written with the legacy analyzer (version 1) have no such records: every chunk
+//! and query is analysed as English, as when they were written.
 
 use std::collections::HashMap;
 
 use heed::RwTxn;
 
 use super::storage::StorageResult;
-use super::{sort_scored, Index, IndexMeta};
-use crate::error::Result;
-use crate::keyword::Bm25;
+use super::{sort_scored, Index, IndexMeta, META_KEY};
+use crate::error::{Error, Result};
+use crate::keyword::{
+    analyze_query, chunk_language, detect, document_language, Analyzer, Bm25, Language,
+    QueryAnalysis, ANALYZER_VERSION, LEGACY_ANALYZER_VERSION,
+};
 
 /// What happens to a chunk's postings.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Change {
-    /// The chunk is written.
-    Add,
+    /// The chunk is written; its document is in this language (the chunk's own is used
+    /// when it can be detected reliably).
+    Add(Language),
     /// The chunk is deleted.
     Remove,
+}
+
+/// What [`Index::rebuild_keyword_index`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeywordRebuild {
+    /// The analyzer version the postings are now written with.
+    pub analyzer_version: u32,
+    /// Documents analysed.
+    pub documents: u64,
+    /// Chunks analysed.
+    pub chunks: u64,
+    /// Chunks per language (empty for the legacy analyzer).
+    pub languages: Vec<(Language, u64)>,
+}
+
+/// The key of the record holding a chunk's language.
+fn language_key(chunk_id: u32) -> [u8; 9] {
+    let mut key = [0u8; 9];
+    key[1..5].copy_from_slice(b"lang");
+    key[5..].copy_from_slice(&chunk_id.to_be_bytes());
+    key
+}
+
+/// The languages of an index's chunks, with their counts, most chunks first.
+fn languages_of(meta: &IndexMeta) -> Vec<(Language, u64)> {
+    let mut languages: Vec<(Language, u64)> = meta
+        .keyword_languages
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .filter_map(|(code, n)| Some((Language::from_code(code)?, *n)))
+        .collect();
+    languages.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    languages
 }
 
 impl Index {
@@ -35,11 +78,43 @@ impl Index {
         meta: &mut IndexMeta,
     ) -> StorageResult<()> {
         let dbs = self.dbs();
-        let (frequencies, len) = self.shared.analyzer.frequencies(text);
+        let analyzer = if meta.analyzer_version < ANALYZER_VERSION {
+            Analyzer::shared_legacy()
+        } else {
+            let key = language_key(chunk_id);
+            let language = match change {
+                Change::Add(document) => {
+                    let language = chunk_language(text, document);
+                    dbs.postings.put(wtxn, &key, language.code().as_bytes())?;
+                    *meta
+                        .keyword_languages
+                        .entry(language.code().to_string())
+                        .or_default() += 1;
+                    language
+                }
+                Change::Remove => {
+                    let recorded = dbs
+                        .postings
+                        .get(wtxn, &key)?
+                        .and_then(|code| Language::from_code(std::str::from_utf8(code).ok()?));
+                    dbs.postings.delete(wtxn, &key)?;
+                    let language = recorded.unwrap_or(Language::English);
+                    if let Some(count) = meta.keyword_languages.get_mut(language.code()) {
+                        *count = count.saturating_sub(1);
+                        if *count == 0 {
+                            meta.keyword_languages.remove(language.code());
+                        }
+                    }
+                    language
+                }
+            };
+            Analyzer::shared(language)
+        };
+        let (frequencies, len) = analyzer.frequencies(text);
         for (term, tf) in &frequencies {
             let key = posting_key(term, chunk_id);
             let df = match change {
-                Change::Add => {
+                Change::Add(_) => {
                     dbs.postings.put(wtxn, &key, &posting_value(*tf, len))?;
                     dbs.terms.get(wtxn, term)?.unwrap_or(0) + 1
                 }
@@ -56,7 +131,7 @@ impl Index {
             }
         }
         match change {
-            Change::Add => {
+            Change::Add(_) => {
                 meta.keyword_chunks += 1;
                 meta.keyword_terms += u64::from(len);
             }
@@ -80,29 +155,131 @@ impl Index {
                 return Ok(Vec::new());
             }
             let avg_len = meta.keyword_terms as f32 / meta.keyword_chunks as f32;
-            let mut terms = self.shared.analyzer.terms(query);
-            terms.sort();
-            terms.dedup();
+            let analysis = query_analysis(&meta, query);
             let mut scores: HashMap<u32, f32> = HashMap::new();
-            for term in &terms {
-                let Some(df) = dbs.terms.get(rtxn, term)? else {
-                    continue;
-                };
-                let idf = bm25.idf(meta.keyword_chunks, df);
-                for entry in dbs.postings.prefix_iter(rtxn, &posting_prefix(term))? {
-                    let (key, value) = entry?;
-                    let (Some(chunk), Some((tf, len))) =
-                        (posting_chunk(key), read_posting_value(value))
-                    else {
+            for group in &analysis.groups {
+                // A chunk scores the best term of the group: one word, counted once.
+                let mut best: HashMap<u32, f32> = HashMap::new();
+                for term in group {
+                    let Some(df) = dbs.terms.get(rtxn, term)? else {
                         continue;
                     };
-                    *scores.entry(chunk).or_default() += bm25.weight(idf, tf, len, avg_len);
+                    let idf = bm25.idf(meta.keyword_chunks, df);
+                    for entry in dbs.postings.prefix_iter(rtxn, &posting_prefix(term))? {
+                        let (key, value) = entry?;
+                        let (Some(chunk), Some((tf, len))) =
+                            (posting_chunk(key), read_posting_value(value))
+                        else {
+                            continue;
+                        };
+                        let weight = bm25.weight(idf, tf, len, avg_len);
+                        let slot = best.entry(chunk).or_default();
+                        *slot = slot.max(weight);
+                    }
+                }
+                for (chunk, weight) in best {
+                    *scores.entry(chunk).or_default() += weight;
                 }
             }
             let mut scored: Vec<(u32, f32)> = scores.into_iter().collect();
             sort_scored(&mut scored);
             scored.truncate(k);
             Ok(scored)
+        })
+    }
+}
+
+/// How `query` is analysed for the index described by `meta`: for the languages holding at
+/// least 2% of the chunks (a few passages misdetected as another language must not bring
+/// that language's analysis into every query), and the language the query looks most like.
+fn query_analysis(meta: &IndexMeta, query: &str) -> QueryAnalysis {
+    let languages = languages_of(meta);
+    let total: u64 = languages.iter().map(|(_, n)| n).sum();
+    let all: Vec<Language> = languages.iter().map(|(l, _)| *l).collect();
+    let mut present: Vec<Language> = languages
+        .iter()
+        .filter(|(_, n)| n * 50 >= total)
+        .map(|(l, _)| *l)
+        .collect();
+    if let Some(found) = detect(query, &all) {
+        if !present.contains(&found.language) {
+            present.push(found.language);
+        }
+    }
+    present.sort();
+    analyze_query(query, meta.analyzer_version, &present)
+}
+
+impl Index {
+    /// How the keyword index reads `query` now: the languages it is analysed for and its
+    /// terms.
+    pub fn keyword_query(&self, query: &str) -> Result<QueryAnalysis> {
+        self.shared
+            .read(|rtxn| Ok(query_analysis(&self.shared.meta_in(rtxn)?, query)))
+    }
+
+    /// The analyzer version of the keyword index now (1: English only, written before
+    /// languages were recognised; 2: per language).
+    pub fn analyzer_version(&self) -> Result<u32> {
+        self.shared
+            .read(|rtxn| Ok(self.shared.meta_in(rtxn)?.analyzer_version))
+    }
+
+    /// The languages of the keyword index's chunks, with their counts, most chunks first.
+    pub fn keyword_languages(&self) -> Result<Vec<(Language, u64)>> {
+        self.shared
+            .read(|rtxn| Ok(languages_of(&self.shared.meta_in(rtxn)?)))
+    }
+
+    /// Rewrites the keyword index from the stored chunks with analyzer `version`
+    /// ([`ANALYZER_VERSION`] to upgrade an index written before languages were recognised;
+    /// [`LEGACY_ANALYZER_VERSION`] to compare with the old analysis). Nothing is
+    /// re-embedded; it runs in one write transaction, so a failure leaves the old postings.
+    pub fn rebuild_keyword_index(&self, version: u32) -> Result<KeywordRebuild> {
+        if version != ANALYZER_VERSION && version != LEGACY_ANALYZER_VERSION {
+            return Err(Error::InvalidInput(format!(
+                "keyword analyzer version {version} does not exist: use {ANALYZER_VERSION} (per language) or {LEGACY_ANALYZER_VERSION} (English only)"
+            )));
+        }
+        self.shared.write(|wtxn| {
+            let dbs = self.dbs();
+            let mut meta = self.shared.meta_in(wtxn)?;
+            dbs.postings.clear(wtxn)?;
+            dbs.terms.clear(wtxn)?;
+            meta.keyword_chunks = 0;
+            meta.keyword_terms = 0;
+            meta.keyword_languages.clear();
+            meta.analyzer_version = version;
+            let mut documents = Vec::new();
+            for entry in dbs.documents.iter(wtxn)? {
+                documents.push(entry?.1);
+            }
+            let mut chunks = 0;
+            for document in &documents {
+                let mut texts = Vec::with_capacity(document.chunk_count as usize);
+                for chunk_id in document.chunk_ids() {
+                    if let Some(chunk) = dbs.chunks.get(wtxn, &chunk_id)? {
+                        texts.push((chunk_id, chunk.text));
+                    }
+                }
+                let language = document_language(texts.iter().map(|(_, t)| t.as_str()));
+                for (chunk_id, text) in &texts {
+                    self.change_postings(
+                        wtxn,
+                        Change::Add(language),
+                        (*chunk_id, text),
+                        &mut meta,
+                    )?;
+                }
+                chunks += texts.len() as u64;
+            }
+            dbs.meta.put(wtxn, META_KEY, &meta)?;
+            Ok(KeywordRebuild {
+                analyzer_version: version,
+                documents: documents.len() as u64,
+                chunks,
+                languages: languages_of(&meta),
+            })
         })
     }
 }

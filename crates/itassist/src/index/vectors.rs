@@ -7,26 +7,73 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::storage::StorageResult;
-use super::{sort_scored, Index};
+use super::{sort_scored, Index, IndexMeta, VectorsDb};
 use crate::embed::dot;
 use crate::error::{Error, Result};
-
-/// The arroy index (within the `vectors` database) holding the chunk vectors.
-const ARROY_INDEX: u16 = 0;
 
 /// Seed of the tree builder, so builds are reproducible.
 const TREE_SEED: u64 = 0x17a5_5157;
 
+/// The arroy writer of the vectors recorded by `meta` (its arroy index and dimensions).
+pub(super) fn writer_of(vectors: VectorsDb, meta: &IndexMeta) -> arroy::Writer<Cosine> {
+    arroy::Writer::new(vectors, meta.vector_index, meta.dimensions)
+}
+
+/// Brings the trees of `writer` up to date inside `wtxn` (incrementally, with `n_trees`).
+pub(super) fn build_writer(
+    writer: &arroy::Writer<Cosine>,
+    wtxn: &mut RwTxn<'_>,
+    n_trees: usize,
+) -> StorageResult<()> {
+    if !writer.need_build(wtxn)? {
+        return Ok(());
+    }
+    let mut rng = StdRng::seed_from_u64(TREE_SEED);
+    let mut builder = writer.builder(&mut rng);
+    builder.n_trees(n_trees);
+    Ok(builder.build(wtxn)?)
+}
+
 impl Index {
-    /// The arroy writer of the chunk vectors (also used to read them while trees are stale).
+    /// The arroy writer of this handle's vectors (also used to read them while trees are
+    /// stale). Callers check [`Index::check_active`] first: after a re-index another arroy
+    /// index is the active one.
     pub(super) fn writer(&self) -> arroy::Writer<Cosine> {
-        arroy::Writer::new(self.dbs().vectors, ARROY_INDEX, self.meta.dimensions)
+        writer_of(self.dbs().vectors, &self.meta)
+    }
+
+    /// Fails with `embedding_model_mismatch` when the index was re-indexed (another model,
+    /// or another arroy index) after this handle was opened: its vectors and query
+    /// embeddings would no longer match. Reopen the index (a new `Assistant`) to go on.
+    pub(super) fn check_active(&self, active: &IndexMeta) -> StorageResult<()> {
+        if active.vector_index == self.meta.vector_index
+            && active.embedding_model == self.meta.embedding_model
+            && active.dimensions == self.meta.dimensions
+        {
+            return Ok(());
+        }
+        Err(Error::EmbeddingModelMismatch {
+            data_dir: self.shared.data_dir.clone(),
+            index_model: active.embedding_model.clone(),
+            index_dimensions: active.dimensions,
+            requested_model: self.meta.embedding_model.clone(),
+            requested_dimensions: self.meta.dimensions,
+        }
+        .into())
+    }
+
+    /// [`Index::check_active`] against the metadata as of `rtxn`.
+    pub(super) fn check_active_in(&self, rtxn: &RoTxn) -> StorageResult<()> {
+        let active = self.shared.meta_in(rtxn)?;
+        self.check_active(&active)
     }
 
     /// The stored vector of a chunk.
     pub fn vector(&self, chunk_id: u32) -> Result<Option<Vec<f32>>> {
-        self.shared
-            .read(|rtxn| Ok(self.writer().item_vector(rtxn, chunk_id)?))
+        self.shared.read(|rtxn| {
+            self.check_active_in(rtxn)?;
+            Ok(self.writer().item_vector(rtxn, chunk_id)?)
+        })
     }
 
     /// Number of vectors (chunks) in the index.
@@ -37,22 +84,16 @@ impl Index {
     /// Brings the trees up to date inside `wtxn` (incrementally, with the index's fixed
     /// number of trees).
     pub(super) fn build_in(&self, wtxn: &mut RwTxn<'_>) -> StorageResult<()> {
-        let writer = self.writer();
-        if !writer.need_build(wtxn)? {
-            return Ok(());
-        }
-        let mut rng = StdRng::seed_from_u64(TREE_SEED);
-        let mut builder = writer.builder(&mut rng);
-        builder.n_trees(self.meta.n_trees);
-        Ok(builder.build(wtxn)?)
+        self.check_active_in(wtxn)?;
+        build_writer(&self.writer(), wtxn, self.meta.n_trees)
     }
 
     /// Brings the vector trees up to date with the stored vectors (incrementally).
     pub fn build_trees(&self) -> Result<()> {
-        if !self
-            .shared
-            .read(|rtxn| Ok(self.writer().need_build(rtxn)?))?
-        {
+        if !self.shared.read(|rtxn| {
+            self.check_active_in(rtxn)?;
+            Ok(self.writer().need_build(rtxn)?)
+        })? {
             return Ok(());
         }
         self.shared.write(|wtxn| self.build_in(wtxn))
@@ -81,6 +122,7 @@ impl Index {
             return Ok(Vec::new());
         }
         self.shared.read(|rtxn| {
+            self.check_active_in(rtxn)?;
             let count = self.dbs().chunks.len(rtxn)?;
             if count == 0 {
                 return Ok(Vec::new());
@@ -89,7 +131,8 @@ impl Index {
             if count as usize <= exact_below || !built {
                 return self.exact_nearest(rtxn, query, k);
             }
-            let reader = arroy::Reader::<Cosine>::open(rtxn, ARROY_INDEX, self.dbs().vectors)?;
+            let reader =
+                arroy::Reader::<Cosine>::open(rtxn, self.meta.vector_index, self.dbs().vectors)?;
             let mut builder = reader.nns(k);
             if let Some(o) = std::num::NonZeroUsize::new(oversampling) {
                 builder.oversampling(o);
@@ -109,7 +152,10 @@ impl Index {
 
     /// Exact nearest neighbours by scanning every vector.
     pub fn exact_nearest_all(&self, query: &[f32], k: usize) -> Result<Vec<(u32, f32)>> {
-        self.shared.read(|rtxn| self.exact_nearest(rtxn, query, k))
+        self.shared.read(|rtxn| {
+            self.check_active_in(rtxn)?;
+            self.exact_nearest(rtxn, query, k)
+        })
     }
 
     fn exact_nearest(

@@ -1,5 +1,9 @@
 //! Man pages: roff source (man and mdoc macros, tbl tables) to readable text.
 //!
+//! [`load`] renders the page with groff when it is installed (`man_render.rs`); the builtin
+//! parser of this file is the fallback, and can be chosen with
+//! [`LoadOptions::man_renderer`].
+//!
 //! This is not a typesetter: it keeps the words and the structure a reader needs (section
 //! headings, paragraphs, option tags on their own line, table rows) and drops layout
 //! (fonts, indentation, spacing). Macro definitions (`.de`), ignored blocks (`.ig`) and
@@ -19,7 +23,8 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::{Budget, Format, LoadedDocument, SectionBuilder};
+use super::man_render::{self, ManRenderer};
+use super::{Budget, Format, LoadNote, LoadOptions, LoadedDocument, NoteKind, SectionBuilder};
 use crate::error::{Error, Result};
 
 /// Largest value of one roff string (real pages' strings are a few dozen bytes).
@@ -1559,15 +1564,53 @@ impl Roff {
     }
 }
 
-/// Loads a man page (roff source).
-pub(crate) fn load(_path: &Path, bytes: &[u8], budget: &Budget) -> Result<LoadedDocument> {
+/// Loads a man page (roff source, decoded from UTF-8 or a legacy charset): rendered by groff
+/// or read by the builtin parser, as [`LoadOptions::man_renderer`] says (see
+/// `man_render.rs`).
+pub(crate) fn load(
+    _path: &Path,
+    bytes: &[u8],
+    options: &LoadOptions,
+    budget: &Budget,
+) -> Result<LoadedDocument> {
     let decoded = super::decode::decode(bytes, None);
-    let mut roff = Roff::new();
-    roff.run(&decoded.text, budget)?;
-    let title = roff.title.take();
-    let mut doc = LoadedDocument::new(Format::Man, title, roff.out.finish());
+    let groff = match options.man_renderer {
+        ManRenderer::Builtin => None,
+        ManRenderer::Auto | ManRenderer::Groff => man_render::find_groff(&options.groff),
+    };
+    let mut doc = match groff {
+        Some(groff) => man_render::render(&groff, &decoded.text, options, budget)?,
+        None if options.man_renderer == ManRenderer::Groff => {
+            return Err(Error::InvalidInput(format!(
+                "loading.man_renderer is \"groff\" but {} is not installed: install the Debian package groff-base, or set loading.man_renderer to \"auto\" or \"builtin\"",
+                options.groff.display()
+            )))
+        }
+        None => {
+            let mut doc = load_builtin(&decoded.text, budget)?;
+            if options.man_renderer == ManRenderer::Auto {
+                doc.notes.push(LoadNote {
+                    kind: NoteKind::ManBuiltinParser,
+                    pages: Vec::new(),
+                    message: format!(
+                        "groff ({}) is not installed, so the page was read by the builtin parser, which leaves out what the page's own macros print: install the Debian package groff-base",
+                        options.groff.display()
+                    ),
+                });
+            }
+            doc
+        }
+    };
     doc.notes.extend(super::charset_note(decoded.charset));
     Ok(doc)
+}
+
+/// Reads a man page with the builtin parser.
+pub(crate) fn load_builtin(source: &str, budget: &Budget) -> Result<LoadedDocument> {
+    let mut roff = Roff::new();
+    roff.run(source, budget)?;
+    let title = roff.title.take();
+    Ok(LoadedDocument::new(Format::Man, title, roff.out.finish()))
 }
 
 #[cfg(test)]
@@ -1576,7 +1619,7 @@ mod tests {
 
     fn text(src: &str) -> (Option<String>, Vec<(Option<String>, String)>) {
         let path = Path::new("x.1");
-        let doc = load(path, src.as_bytes(), &Budget::unlimited(path)).unwrap();
+        let doc = load_builtin(src, &Budget::unlimited(path)).unwrap();
         (
             doc.title,
             doc.sections
@@ -1624,7 +1667,7 @@ mod tests {
 
     fn load_err(src: &str) -> Error {
         let path = Path::new("bomb.1");
-        match load(path, src.as_bytes(), &Budget::unlimited(path)) {
+        match load_builtin(src, &Budget::unlimited(path)) {
             Ok(doc) => panic!("expected an error, got {} bytes of text", doc.text().len()),
             Err(e) => e,
         }

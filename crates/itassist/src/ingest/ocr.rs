@@ -42,7 +42,8 @@ fn run(path: &Path, program: &Path, command: &mut Command) -> Result<Output> {
         }
         Err(e) => Err(Error::OcrFailed {
             path: path.to_path_buf(),
-            reason: format!("cannot run {}: {e}", program.display()),
+            reason: format!("cannot run {}", program.display()),
+            source: Some(e.into()),
         }),
     }
 }
@@ -62,6 +63,7 @@ fn failure(path: &Path, program: &Path, output: &Output) -> Error {
             output.status,
             message.join("; ")
         ),
+        source: None,
     }
 }
 
@@ -240,6 +242,7 @@ fn ocr_pdf_page(
                 "{} wrote no image for page {page}",
                 options.pdftoppm.display()
             ),
+            source: None,
         });
     }
     let text = tesseract(path, &image, options);

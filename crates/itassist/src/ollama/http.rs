@@ -254,6 +254,11 @@ impl Http {
                 text.chars().take(500).collect()
             }
         });
+        if let Some((needed, available)) = context_size_error(body) {
+            // llama-server refuses a prompt longer than its context (`-c`) and says both
+            // counts: a clear overflow, never a truncated prompt.
+            return Error::ContextOverflow { needed, available };
+        }
         let lower = message.to_ascii_lowercase();
         if status == 404 {
             if let Some(model) = model {
@@ -282,6 +287,16 @@ impl Http {
             message,
         }
     }
+}
+
+/// The token counts of llama-server's `exceed_context_size_error`
+/// (`{"error": {"n_prompt_tokens", "n_ctx", ...}}`): what the prompt needs and the window.
+fn context_size_error(body: &str) -> Option<(usize, usize)> {
+    let value: serde_json::Value = serde_json::from_str(body.trim()).ok()?;
+    let error = value.get("error")?;
+    let needed = error.get("n_prompt_tokens")?.as_u64()?;
+    let available = error.get("n_ctx")?.as_u64()?;
+    Some((needed as usize, available as usize))
 }
 
 /// The message of an error body: Ollama's `{"error": "..."}`, OpenAI's

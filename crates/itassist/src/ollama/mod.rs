@@ -58,6 +58,14 @@ impl ChatMessage {
             content: content.into(),
         }
     }
+
+    /// An assistant message (an earlier answer).
+    pub fn assistant(content: impl Into<String>) -> Self {
+        ChatMessage {
+            role: "assistant".into(),
+            content: content.into(),
+        }
+    }
 }
 
 /// Generation options, passed through to the server (Ollama's `options` object; the

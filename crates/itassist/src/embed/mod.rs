@@ -1,15 +1,27 @@
 //! Embeddings: the [`Embedder`] trait and its fastembed (ONNX Runtime) implementation.
+//!
+//! Which model runs, and how (pooling, query and passage prefixes, precision), is a
+//! [`ModelSpec`]: from fastembed's catalogue by name ([`catalogue`]), or from a local model
+//! directory's `itassist-model.json` ([`local`]). See `docs/models.md`.
 
+pub mod catalogue;
+pub mod language;
+pub mod local;
+
+use std::borrow::Cow;
 use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use fastembed::{
-    InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
+    InitOptionsUserDefined, QuantizationMode, TextEmbedding, TokenizerFiles,
+    UserDefinedEmbeddingModel,
 };
 use tokenizers::Tokenizer;
 
-use crate::config::{EmbeddingConfig, DEFAULT_EMBEDDING_MODEL};
+pub use catalogue::{ModelSpec, PoolingKind, Quantization};
+
+use crate::config::EmbeddingConfig;
 use crate::error::{Error, Result};
 
 /// Turns texts into vectors.
@@ -34,7 +46,15 @@ pub trait Embedder: Send + Sync {
     fn embed_query(&self, query: &str) -> Result<Vec<f32>> {
         self.embed(&[query])?.pop().ok_or_else(|| Error::Embedding {
             reason: "the model returned no vector for the query".into(),
+            source: None,
         })
+    }
+
+    /// A warning to attach to a document whose text the model is not suited for (an
+    /// English-only model and a document mostly in another language), naming the model to
+    /// use instead; `None` when there is nothing to say. The default says nothing.
+    fn language_note(&self, _document_text: &str) -> Option<String> {
+        None
     }
 }
 
@@ -42,7 +62,23 @@ pub trait Embedder: Send + Sync {
 const NO_SPINNING: (&str, &str) = ("session.intra_op.allow_spinning", "0");
 
 /// Where the ONNX Runtime library was loaded from, once it was loaded.
-static ORT_LOADED: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+static ORT_LOADED: OnceLock<std::result::Result<PathBuf, RuntimeLoadFailure>> = OnceLock::new();
+
+/// Why ONNX Runtime could not be loaded: what was tried, and the loader's own error.
+#[derive(Clone)]
+struct RuntimeLoadFailure {
+    reason: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl RuntimeLoadFailure {
+    fn new(reason: String) -> Self {
+        RuntimeLoadFailure {
+            reason,
+            source: None,
+        }
+    }
+}
 
 /// Locations tried for `libonnxruntime.so` when neither the config nor `ORT_DYLIB_PATH`
 /// names one.
@@ -84,10 +120,15 @@ pub fn load_onnx_runtime(explicit: Option<&Path>) -> Result<PathBuf> {
             .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from))
             .or_else(|| candidate_runtime_paths().into_iter().next());
         let Some(path) = path else {
-            return Err("no libonnxruntime.so was found (ORT_DYLIB_PATH is not set)".to_string());
+            return Err(RuntimeLoadFailure::new(
+                "no libonnxruntime.so was found (ORT_DYLIB_PATH is not set)".to_string(),
+            ));
         };
         if !path.exists() {
-            return Err(format!("{} does not exist", path.display()));
+            return Err(RuntimeLoadFailure::new(format!(
+                "{} does not exist",
+                path.display()
+            )));
         }
         match ort::init_from(&path) {
             Ok(builder) => {
@@ -96,18 +137,29 @@ pub fn load_onnx_runtime(explicit: Option<&Path>) -> Result<PathBuf> {
                 drop(builder);
                 Ok(path)
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(RuntimeLoadFailure {
+                reason: format!("{} could not be loaded", path.display()),
+                source: Some(Arc::new(e)),
+            }),
         }
     });
     outcome
         .clone()
-        .map_err(|reason| Error::RuntimeUnavailable { reason })
+        .map_err(|failure| Error::RuntimeUnavailable {
+            reason: failure.reason,
+            source: failure
+                .source
+                .map(|e| -> crate::error::BoxError { Box::new(e) }),
+        })
 }
 
-/// The fastembed implementation of [`Embedder`]: a BERT-style ONNX model with mean pooling
-/// and L2 normalisation, run by ONNX Runtime on the CPU.
+/// The fastembed implementation of [`Embedder`]: a BERT-style ONNX model run by ONNX Runtime
+/// on the CPU, with the pooling and prefixes of its [`ModelSpec`] and L2 normalisation.
 pub struct FastEmbedder {
     model_id: String,
+    spec: ModelSpec,
+    /// The local directory the model was loaded from (`None` for a hub download).
+    model_dir: Option<PathBuf>,
     dimensions: usize,
     max_tokens: usize,
     tokenizer: Tokenizer,
@@ -117,6 +169,8 @@ pub struct FastEmbedder {
     query_model: ManuallyDrop<OnceLock<Mutex<TextEmbedding>>>,
     /// Held by the one thread that opens `query_model`; the others use `model` meanwhile.
     opening_query_model: Mutex<()>,
+    /// Where the model was loaded from, to open `query_model` the same way.
+    source: ModelSource,
     /// How the model was loaded, to open `query_model` the same way.
     config: EmbeddingConfig,
     batch_size: usize,
@@ -144,6 +198,7 @@ impl std::fmt::Debug for FastEmbedder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FastEmbedder")
             .field("model_id", &self.model_id)
+            .field("model_dir", &self.model_dir)
             .field("dimensions", &self.dimensions)
             .field("max_tokens", &self.max_tokens)
             .finish()
@@ -169,25 +224,82 @@ fn model_error(reason: impl Into<String>, err: impl std::fmt::Display) -> Error 
     }
 }
 
+/// Where a model's files come from, resolved once when the embedder is created (the query
+/// session opens the same files).
+#[derive(Debug, Clone)]
+enum ModelSource {
+    /// A local directory (`model_dir`, or its sibling holding the chosen model).
+    Local(PathBuf),
+    /// fastembed's download from the Hugging Face hub (feature `online`).
+    Hub(fastembed::EmbeddingModel),
+}
+
+/// Some names to suggest when a model name is unknown.
+const SUGGESTED_MODELS: &str = "all-MiniLM-L6-v2, all-MiniLM-L6-v2-int8, multilingual-e5-small, paraphrase-multilingual-MiniLM-L12-v2, bge-small-en-v1.5, bge-m3";
+
+/// The files and settings of the model `config` chooses (see [`local::resolve_model_dir`]
+/// for how a local directory is picked).
+fn resolve(config: &EmbeddingConfig) -> Result<(ModelSource, ModelSpec)> {
+    match &config.model_dir {
+        Some(dir) => {
+            if !dir.is_dir() {
+                return Err(Error::EmbeddingModelUnavailable {
+                    reason: format!("model directory {} does not exist", dir.display()),
+                    source: None,
+                });
+            }
+            let (dir, spec) = local::resolve_model_dir(dir, &config.model)?;
+            Ok((ModelSource::Local(dir), spec))
+        }
+        None => match catalogue::find_entry(&config.model) {
+            Some(entry) => Ok((ModelSource::Hub(entry.fastembed), entry.spec)),
+            None => Err(Error::InvalidInput(format!(
+                "unknown embedding model '{}': choose one of fastembed's catalogue ({SUGGESTED_MODELS}, ...; see docs/models.md), or set model_dir to a local model directory",
+                config.model
+            ))),
+        },
+    }
+}
+
 impl FastEmbedder {
-    /// Loads the model described by `config`: from `model_dir` when set, else from the
-    /// Hugging Face hub (feature `online`).
+    /// Loads the model `config` chooses: `config.model` names it (a catalogue name, see
+    /// [`catalogue::find_entry`]); it is read from `model_dir` when set (see
+    /// [`local::resolve_model_dir`]), else downloaded from the Hugging Face hub (feature
+    /// `online`).
     pub fn new(config: &EmbeddingConfig) -> Result<Self> {
         load_onnx_runtime(config.onnxruntime.as_deref())?;
-        let model = Self::load(config)?;
+        let (source, spec) = resolve(config)?;
+        let model = open_session(&source, &spec, config)?;
         let mut tokenizer = model.tokenizer.clone();
         tokenizer
             .with_truncation(None)
             .map_err(|e| model_error("cannot configure the tokenizer", e))?;
         tokenizer.with_padding(None);
+        // The chunker sizes passages to what is left of the window after the prefix.
+        let prefix_tokens = if spec.passage_prefix.is_empty() {
+            0
+        } else {
+            tokenizer
+                .encode(spec.passage_prefix.as_str(), false)
+                .map_err(|e| model_error("cannot tokenize the passage prefix", e))?
+                .len()
+        };
+        let window = config.max_tokens.min(spec.max_length);
+        let model_dir = match &source {
+            ModelSource::Local(dir) => Some(dir.clone()),
+            ModelSource::Hub(_) => None,
+        };
         let mut embedder = FastEmbedder {
-            model_id: config.model.clone(),
+            model_id: spec.identity(),
+            spec,
+            model_dir,
             dimensions: 0,
-            max_tokens: config.max_tokens,
+            max_tokens: window.saturating_sub(prefix_tokens).max(8),
             tokenizer,
             model: ManuallyDrop::new(Mutex::new(model)),
             query_model: ManuallyDrop::new(OnceLock::new()),
             opening_query_model: Mutex::new(()),
+            source,
             config: config.clone(),
             batch_size: config.batch_size.max(1),
             owner_pid: std::process::id(),
@@ -197,27 +309,49 @@ impl FastEmbedder {
         if embedder.dimensions == 0 {
             return Err(model_error("the model", "returned empty vectors"));
         }
+        if embedder.spec.dimension != 0 && embedder.spec.dimension != embedder.dimensions {
+            return Err(model_error(
+                format!("'{}'", embedder.spec.short_name),
+                format!(
+                    "declares {} dimensions but returns vectors of {}: fix `dimension` in {}",
+                    embedder.spec.dimension,
+                    embedder.dimensions,
+                    local::MODEL_CONFIG_FILE
+                ),
+            ));
+        }
+        embedder.spec.dimension = embedder.dimensions;
         Ok(embedder)
     }
 
-    /// Opens an ONNX session of the configured model.
-    fn load(config: &EmbeddingConfig) -> Result<TextEmbedding> {
-        match &config.model_dir {
-            Some(dir) => Self::load_local(dir, config),
-            None => Self::load_hub(config),
-        }
+    /// The model's settings: name, pooling, prefixes, precision.
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
     }
 
-    /// Embeds `texts` on one session.
+    /// The local directory the model was read from (`None` when it was downloaded).
+    pub fn model_dir(&self) -> Option<&Path> {
+        self.model_dir.as_deref()
+    }
+
+    /// Embeds `texts` (already prefixed) on one session, `batch_size` texts per run. Each
+    /// run gets exactly one batch, so that models quantized on the fly (fastembed refuses to
+    /// split their input) work like the others.
     fn run(&self, session: &Mutex<TextEmbedding>, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         let mut model = session.lock().map_err(|_| Error::Embedding {
             reason: "the embedding model was poisoned by an earlier panic".into(),
+            source: None,
         })?;
-        let vectors = model
-            .embed(texts, Some(self.batch_size))
-            .map_err(|e| Error::Embedding {
-                reason: e.to_string(),
-            })?;
+        let mut vectors = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(self.batch_size) {
+            let embedded = model
+                .embed(batch, Some(batch.len()))
+                .map_err(|e| Error::Embedding {
+                    reason: format!("the model could not embed a batch of {} texts", batch.len()),
+                    source: Some(e.into()),
+                })?;
+            vectors.extend(embedded);
+        }
         if vectors.len() != texts.len() {
             return Err(Error::Embedding {
                 reason: format!(
@@ -225,6 +359,7 @@ impl FastEmbedder {
                     vectors.len(),
                     texts.len()
                 ),
+                source: None,
             });
         }
         Ok(vectors)
@@ -236,85 +371,90 @@ impl FastEmbedder {
                 reason:
                     "this embedder was created before fork(): open a new one in the child process"
                         .into(),
+                source: None,
             });
         }
         Ok(())
     }
+}
 
-    fn load_local(dir: &Path, config: &EmbeddingConfig) -> Result<TextEmbedding> {
-        if !dir.is_dir() {
-            return Err(Error::EmbeddingModelUnavailable {
-                reason: format!("model directory {} does not exist", dir.display()),
-                source: None,
-            });
-        }
-        let onnx = read_model_file(dir, "model.onnx", true)?.unwrap_or_default();
-        let files = TokenizerFiles {
-            tokenizer_file: read_model_file(dir, "tokenizer.json", true)?.unwrap_or_default(),
-            config_file: read_model_file(dir, "config.json", true)?.unwrap_or_default(),
-            special_tokens_map_file: read_model_file(dir, "special_tokens_map.json", false)?
-                .unwrap_or_else(|| b"{}".to_vec()),
-            tokenizer_config_file: read_model_file(dir, "tokenizer_config.json", true)?
-                .unwrap_or_default(),
-        };
-        let model = UserDefinedEmbeddingModel::new(onnx, files).with_pooling(Pooling::Mean);
-        // No busy-waiting between runs: the CPU goes to the chat model while it answers.
-        let mut options = InitOptionsUserDefined::new()
-            .with_max_length(config.max_tokens)
-            .with_session_config(NO_SPINNING.0, NO_SPINNING.1);
-        if let Some(threads) = config.threads {
-            options = options.with_intra_threads(threads);
-        }
-        TextEmbedding::try_new_from_user_defined(model, options)
-            .map_err(|e| model_error(format!("cannot load the model in {}", dir.display()), e))
+/// Opens an ONNX session of the model.
+fn open_session(
+    source: &ModelSource,
+    spec: &ModelSpec,
+    config: &EmbeddingConfig,
+) -> Result<TextEmbedding> {
+    match source {
+        ModelSource::Local(dir) => load_local(dir, spec, config),
+        ModelSource::Hub(model) => load_hub(model, spec, config),
     }
+}
 
-    #[cfg(feature = "online")]
-    fn load_hub(config: &EmbeddingConfig) -> Result<TextEmbedding> {
-        use fastembed::{EmbeddingModel, TextInitOptions};
-        let wanted = config.model.as_str();
-        let known = TextEmbedding::list_supported_models();
-        let choice = if wanted == DEFAULT_EMBEDDING_MODEL || wanted == "all-MiniLM-L6-v2" {
-            Some(EmbeddingModel::AllMiniLML6V2)
-        } else {
-            known
-                .iter()
-                .find(|m| m.model_code.eq_ignore_ascii_case(wanted))
-                .map(|m| m.model.clone())
-        };
-        let Some(choice) = choice else {
-            return Err(Error::InvalidInput(format!(
-                "unknown embedding model '{wanted}': use '{DEFAULT_EMBEDDING_MODEL}', a fastembed model code, or set model_dir to a local model"
-            )));
-        };
-        let mut options = TextInitOptions::new(choice)
-            .with_max_length(config.max_tokens)
-            .with_session_config(NO_SPINNING.0, NO_SPINNING.1)
-            .with_show_download_progress(false);
-        if let Some(cache) = &config.cache_dir {
-            options = options.with_cache_dir(cache.clone());
-        }
-        if let Some(threads) = config.threads {
-            options = options.with_intra_threads(threads);
-        }
-        TextEmbedding::try_new(options).map_err(|e| {
-            model_error(
-                format!("cannot download or load '{wanted}' from the Hugging Face hub (offline machines: set model_dir)"),
-                e,
-            )
-        })
+fn load_local(dir: &Path, spec: &ModelSpec, config: &EmbeddingConfig) -> Result<TextEmbedding> {
+    let onnx = read_model_file(dir, "model.onnx", true)?.unwrap_or_default();
+    let files = TokenizerFiles {
+        tokenizer_file: read_model_file(dir, "tokenizer.json", true)?.unwrap_or_default(),
+        config_file: read_model_file(dir, "config.json", true)?.unwrap_or_default(),
+        special_tokens_map_file: read_model_file(dir, "special_tokens_map.json", false)?
+            .unwrap_or_else(|| b"{}".to_vec()),
+        tokenizer_config_file: read_model_file(dir, "tokenizer_config.json", true)?
+            .unwrap_or_default(),
+    };
+    // Batches are never split (see `FastEmbedder::run`), so the int8 model's on-the-fly
+    // activation ranges need no special mode here.
+    let model = UserDefinedEmbeddingModel::new(onnx, files)
+        .with_pooling(spec.pooling.to_fastembed())
+        .with_quantization(QuantizationMode::None);
+    // No busy-waiting between runs: the CPU goes to the chat model while it answers.
+    let mut options = InitOptionsUserDefined::new()
+        .with_max_length(config.max_tokens.min(spec.max_length))
+        .with_session_config(NO_SPINNING.0, NO_SPINNING.1);
+    if let Some(threads) = config.threads {
+        options = options.with_intra_threads(threads);
     }
+    TextEmbedding::try_new_from_user_defined(model, options)
+        .map_err(|e| model_error(format!("cannot load the model in {}", dir.display()), e))
+}
 
-    #[cfg(not(feature = "online"))]
-    fn load_hub(config: &EmbeddingConfig) -> Result<TextEmbedding> {
-        Err(Error::EmbeddingModelUnavailable {
-            reason: format!(
-                "no model_dir is set for '{}' and this build has no `online` feature to download it",
-                config.model
-            ),
-            source: None,
-        })
+#[cfg(feature = "online")]
+fn load_hub(
+    model: &fastembed::EmbeddingModel,
+    spec: &ModelSpec,
+    config: &EmbeddingConfig,
+) -> Result<TextEmbedding> {
+    // fastembed applies the catalogue's pooling itself (the same as `spec.pooling`).
+    let mut options = fastembed::TextInitOptions::new(model.clone())
+        .with_max_length(config.max_tokens.min(spec.max_length))
+        .with_session_config(NO_SPINNING.0, NO_SPINNING.1)
+        .with_show_download_progress(false);
+    if let Some(cache) = &config.cache_dir {
+        options = options.with_cache_dir(cache.clone());
     }
+    if let Some(threads) = config.threads {
+        options = options.with_intra_threads(threads);
+    }
+    TextEmbedding::try_new(options).map_err(|e| Error::EmbeddingModelUnavailable {
+        reason: format!(
+            "cannot download or load '{}' ({}) from the Hugging Face hub; without the internet, set model_dir (--model-dir, ITASSIST_MODEL_DIR) to a local copy of it",
+            spec.short_name, spec.name
+        ),
+        source: Some(Box::new(e)),
+    })
+}
+
+#[cfg(not(feature = "online"))]
+fn load_hub(
+    _model: &fastembed::EmbeddingModel,
+    spec: &ModelSpec,
+    _config: &EmbeddingConfig,
+) -> Result<TextEmbedding> {
+    Err(Error::EmbeddingModelUnavailable {
+        reason: format!(
+            "no model_dir is set for '{}' and this build has no `online` feature to download it",
+            spec.short_name
+        ),
+        source: None,
+    })
 }
 
 impl Embedder for FastEmbedder {
@@ -339,11 +479,14 @@ impl Embedder for FastEmbedder {
             return Ok(Vec::new());
         }
         self.check_process()?;
-        self.run(&self.model, texts)
+        let prefixed: Vec<Cow<str>> = texts.iter().map(|t| self.spec.passage_text(t)).collect();
+        let refs: Vec<&str> = prefixed.iter().map(|t| t.as_ref()).collect();
+        self.run(&self.model, &refs)
     }
 
     fn embed_query(&self, query: &str) -> Result<Vec<f32>> {
         self.check_process()?;
+        let query = self.spec.query_text(query);
         // The main session when it is idle; otherwise (documents are being embedded) the
         // query session, opened on first need, so the query never waits for a batch.
         let session = match self.model.try_lock() {
@@ -359,7 +502,7 @@ impl Embedder for FastEmbedder {
                     Ok(_opening) => match self.query_model.get() {
                         Some(session) => session,
                         None => {
-                            let opened = Self::load(&self.config)?;
+                            let opened = open_session(&self.source, &self.spec, &self.config)?;
                             self.query_model.get_or_init(|| Mutex::new(opened))
                         }
                     },
@@ -367,11 +510,16 @@ impl Embedder for FastEmbedder {
                 },
             },
         };
-        self.run(session, &[query])?
+        self.run(session, &[query.as_ref()])?
             .pop()
             .ok_or_else(|| Error::Embedding {
                 reason: "the model returned no vector for the query".into(),
+                source: None,
             })
+    }
+
+    fn language_note(&self, document_text: &str) -> Option<String> {
+        language::language_warning(&self.spec, document_text)
     }
 }
 
@@ -410,6 +558,7 @@ mod tests {
         // Hold the document session as a long ingest batch would.
         let busy = embedder.model.lock().map_err(|_| Error::Embedding {
             reason: "poisoned".into(),
+            source: None,
         })?;
         let during = embedder.embed_query("how do I copy my ssh key")?;
         drop(busy);
