@@ -76,9 +76,9 @@ enum Command {
         /// "content"} messages (OpenAI's chat format; `-` for stdin), made standalone first.
         #[arg(long, value_name = "FILE", conflicts_with = "query")]
         messages: Option<PathBuf>,
-        /// Number of passages.
-        #[arg(short, long, default_value_t = 5)]
-        k: usize,
+        /// Number of passages [default: the config's retrieval.top_k].
+        #[arg(short, long)]
+        k: Option<usize>,
         /// Ranking: dense (meaning), keyword (BM25) or hybrid (both fused) [default: hybrid].
         #[arg(long, value_name = "MODE")]
         mode: Option<itassist::config::RetrievalMode>,
@@ -108,9 +108,10 @@ enum Command {
         /// Folders or files.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// Milliseconds without events before a changed file is looked at.
-        #[arg(long, default_value_t = 1000, value_name = "MS")]
-        quiet_ms: u64,
+        /// Milliseconds without events before a changed file is looked at [default: the
+        /// core's, 1000].
+        #[arg(long, value_name = "MS")]
+        quiet_ms: Option<u64>,
         /// Try files that failed before again even if they did not change.
         #[arg(long)]
         retry_failed: bool,
@@ -358,17 +359,18 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Search {
             query, k, messages, ..
         } => {
+            let k = k.unwrap_or(assistant.config().retrieval.top_k);
             let passages = match messages {
                 Some(path) => {
                     let messages = chat::read_messages(path)?;
                     let (searched, passages) =
-                        runtime()?.block_on(assistant.search_messages(&messages, *k))?;
+                        runtime()?.block_on(assistant.search_messages(&messages, k))?;
                     if !cli.json {
                         println!("searched: {searched}");
                     }
                     passages
                 }
-                None => assistant.search(query.as_deref().unwrap_or_default(), *k)?,
+                None => assistant.search(query.as_deref().unwrap_or_default(), k)?,
             };
             if cli.json {
                 print_json(&passages)?;

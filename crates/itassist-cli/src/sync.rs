@@ -245,7 +245,7 @@ fn now_hms() -> String {
 pub fn watch(
     assistant: &Assistant,
     paths: &[PathBuf],
-    quiet_ms: u64,
+    quiet_ms: Option<u64>,
     retry_failed: bool,
     json: bool,
 ) -> Result<ExitCode, Error> {
@@ -258,12 +258,11 @@ pub fn watch(
         dry_run: false,
         done: Cell::new(0),
     };
-    let options = WatchOptions {
-        quiet: Duration::from_millis(quiet_ms),
-        settle: Duration::from_millis((quiet_ms / 2).max(100)),
-        retry_failed,
-        ..WatchOptions::default()
+    let mut options = match quiet_ms {
+        Some(ms) => WatchOptions::with_quiet(Duration::from_millis(ms)),
+        None => WatchOptions::default(),
     };
+    options.retry_failed = retry_failed;
     let emit_json = |kind: &str, report: &SyncReport| {
         let line = serde_json::json!({ "event": kind, "at": now_hms(), "report": report });
         println!("{line}");

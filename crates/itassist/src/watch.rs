@@ -57,6 +57,18 @@ impl Default for WatchOptions {
     }
 }
 
+impl WatchOptions {
+    /// The default options with another quiet period; the settle time follows it (half of
+    /// it, at least 100 ms).
+    pub fn with_quiet(quiet: Duration) -> Self {
+        WatchOptions {
+            quiet,
+            settle: (quiet / 2).max(Duration::from_millis(100)),
+            ..WatchOptions::default()
+        }
+    }
+}
+
 /// What a watch reports.
 #[derive(Debug)]
 #[non_exhaustive]
