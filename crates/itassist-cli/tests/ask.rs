@@ -310,3 +310,97 @@ fn ask_prints_the_answer_then_numbered_sources() {
     let err: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(err["error"]["code"], "ollama_unreachable");
 }
+
+#[test]
+fn chat_keeps_conversations_and_messages_files_ask_the_last_question() {
+    let server = FakeOllama::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("index");
+    let out = run(itassist(&data, &server.url)
+        .arg("ingest")
+        .arg(corpus("debdocs/pdf/refcard-en-a4.pdf")));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // One-shot chat: a new stored conversation, whose id the command names.
+    let out = run(itassist(&data, &server.url).args([
+        "chat",
+        "How do I install a package with apt?",
+        "--model",
+        "llama3.2",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("Use apt-get install"));
+    assert!(text(&out.stderr).contains("itassist chat --conversation 1"));
+
+    // A follow-up in it: the earlier turn reaches the model.
+    let out = run(itassist(&data, &server.url).args([
+        "chat",
+        "--conversation",
+        "1",
+        "and how do I remove it again?",
+        "--model",
+        "llama3.2",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let sent = server.last_body("/api/chat");
+    let earlier: Vec<&str> = sent["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert!(
+        earlier
+            .iter()
+            .any(|c| c.contains("How do I install a package with apt?")),
+        "{earlier:?}"
+    );
+
+    let out = run(itassist(&data, &server.url).args(["--json", "chat", "--show", "1"]));
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["turns"].as_array().unwrap().len(), 2);
+    assert!(!shown["turns"][0]["sources"].as_array().unwrap().is_empty());
+    let out = run(itassist(&data, &server.url).args(["chat", "--list"]));
+    assert!(text(&out.stdout).contains("How do I install a package"));
+    let out = run(itassist(&data, &server.url).args(["chat", "--delete", "1"]));
+    assert!(out.status.success());
+    let out = run(itassist(&data, &server.url).args(["chat", "--show", "1"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("conversation_not_found"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // --messages: OpenAI-format messages; the search uses the earlier turn.
+    let messages = tmp.path().join("messages.json");
+    std::fs::write(
+        &messages,
+        json!([
+            {"role": "user", "content": "How do I install a package with apt?"},
+            {"role": "assistant", "content": "Use apt-get install."},
+            {"role": "user", "content": "and how do I remove it again?"}
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let out = run(itassist(&data, &server.url)
+        .args(["search", "--messages"])
+        .arg(&messages));
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let searched = stdout.lines().next().unwrap_or_default();
+    assert!(
+        searched.starts_with("searched: ") && searched.contains("install"),
+        "{stdout}"
+    );
+    let out = run(itassist(&data, &server.url)
+        .args(["--json", "ask", "--model", "llama3.2", "--messages"])
+        .arg(&messages));
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["question"], "and how do I remove it again?");
+    assert!(answer["searched_query"]
+        .as_str()
+        .unwrap()
+        .contains("install"));
+}
