@@ -109,11 +109,19 @@ def test_same_directory_twice_in_one_process(assistant: itassist.Assistant) -> N
 
 def test_embedding_model_mismatch(corpus: Path, tmp_path: Path) -> None:
     itassist.Assistant(tmp_path / "index", model_dir=model_dir(), lazy=True).stats()
+    # The int8 variant, provisioned beside the fp32 model: the index refuses its vectors and
+    # says how to move it to that model.
     other = itassist.Assistant(
+        tmp_path / "index", model_dir=model_dir(), embedding_model="all-MiniLM-L6-v2-int8",
+        lazy=True,
+    )
+    with pytest.raises(itassist.EmbeddingModelMismatchError, match="itassist reindex --model"):
+        other.stats()
+    unknown = itassist.Assistant(
         tmp_path / "index", model_dir=model_dir(), embedding_model="acme/other-model", lazy=True
     )
-    with pytest.raises(itassist.EmbeddingModelMismatchError, match="re-index"):
-        other.stats()
+    with pytest.raises(itassist.EmbeddingModelUnavailableError, match="acme/other-model"):
+        unknown.stats()
 
 
 def test_ollama_unreachable(corpus: Path, tmp_path: Path) -> None:
