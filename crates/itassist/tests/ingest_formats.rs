@@ -4,10 +4,13 @@
 //! `pdftotext` and the OCR checks need Tesseract: when a tool is missing the check fails,
 //! naming the packages to install (`bash scripts/setup.sh test` installs them).
 
-use std::collections::HashMap;
+#[path = "support/word_f1.rs"]
+mod word_f1;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use word_f1::f1;
 
 use itassist::ingest::{self, Format, LoadOptions, LoadedDocument};
 use itassist::Error;
@@ -33,39 +36,6 @@ fn no_ocr() -> LoadOptions {
         ocr: false,
         ..LoadOptions::default()
     }
-}
-
-/// Lowercase words: maximal runs of letters and digits.
-fn words(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-/// Bag-of-words F1 of `ours` against `reference`.
-fn f1(ours: &str, reference: &str) -> f64 {
-    let count = |text: &str| {
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        for w in words(text) {
-            *counts.entry(w).or_default() += 1;
-        }
-        counts
-    };
-    let (a, b) = (count(ours), count(reference));
-    let common: usize = a
-        .iter()
-        .map(|(w, n)| (*n).min(b.get(w).copied().unwrap_or(0)))
-        .sum();
-    let total_a: usize = a.values().sum();
-    let total_b: usize = b.values().sum();
-    if common == 0 {
-        return 0.0;
-    }
-    let precision = common as f64 / total_a as f64;
-    let recall = common as f64 / total_b as f64;
-    2.0 * precision * recall / (precision + recall)
 }
 
 fn tool_available(program: &str) -> bool {

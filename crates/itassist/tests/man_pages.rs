@@ -8,11 +8,14 @@
 //! groff comes from the Debian package groff-base (`bash scripts/setup.sh test` installs
 //! it); without it these tests fail, naming the package.
 
-use std::collections::HashMap;
+#[path = "support/word_f1.rs"]
+mod word_f1;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use word_f1::f1;
 
 use itassist::ingest::{self, LoadOptions, LoadedDocument, ManRenderer, NoteKind};
 
@@ -109,37 +112,6 @@ fn groff_reference(path: &Path) -> String {
         path.display()
     );
     plain(&String::from_utf8_lossy(&output.stdout))
-}
-
-/// Lowercase words: maximal runs of letters and digits.
-fn words(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-/// Bag-of-words F1 of `ours` against `reference`.
-fn f1(ours: &str, reference: &str) -> f64 {
-    let count = |text: &str| {
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        for w in words(text) {
-            *counts.entry(w).or_default() += 1;
-        }
-        counts
-    };
-    let (a, b) = (count(ours), count(reference));
-    let common: usize = a
-        .iter()
-        .map(|(w, n)| (*n).min(b.get(w).copied().unwrap_or(0)))
-        .sum();
-    if common == 0 {
-        return 0.0;
-    }
-    let precision = common as f64 / a.values().sum::<usize>() as f64;
-    let recall = common as f64 / b.values().sum::<usize>() as f64;
-    2.0 * precision * recall / (precision + recall)
 }
 
 fn options(renderer: ManRenderer) -> LoadOptions {
