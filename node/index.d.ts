@@ -77,6 +77,16 @@ export declare class Assistant {
    */
   failures(): Promise<Array<FailureRecord>>
   /**
+   * Re-embeds every passage of the index with another embedding model, from the text stored
+   * in the index (no original file is needed). Searches keep answering from the old vectors
+   * until the new ones are complete, then they are swapped in at once and this assistant
+   * uses the new model; other assistants open on the same directory must be reopened.
+   *
+   * Aborting `signal` stops it and leaves the old index as it was; the promise then rejects
+   * with `code` `cancelled`.
+   */
+  reindex(options?: ReindexOptions | undefined | null, signal?: AbortSignal | undefined | null): Promise<ReindexReport>
+  /**
    * Ingests one uploaded document given as bytes; `name` is a display name and format hint,
    * never a path.
    */
@@ -491,6 +501,37 @@ export interface SyncOptions {
   dryRun?: boolean
   /** Try again files that failed before even if they did not change. */
   retryFailed?: boolean
+}
+
+/**
+ * Options of `reindex`: the embedding model to re-embed with (unset options keep this
+ * assistant's).
+ */
+export interface ReindexOptions {
+  /** The new model's name (see `models()`, or the `name` of a local model directory). */
+  embeddingModel?: string
+  /** The directory of the new model's files, when it is a local model. */
+  modelDir?: string
+}
+
+/** The outcome of `reindex`. */
+export interface ReindexReport {
+  /** The index directory. */
+  dataDir: string
+  /** The model the vectors came from before. */
+  previousModel: string
+  /** Their length before. */
+  previousDimensions: number
+  /** The model the vectors come from now. */
+  model: string
+  /** Their length now. */
+  dimensions: number
+  /** Passages re-embedded. */
+  chunks: number
+  /** Wall time in seconds. */
+  elapsed: number
+  /** Seconds spent inside the embedding model. */
+  embeddingSeconds: number
 }
 
 /** The outcome of `sync`. */

@@ -221,6 +221,16 @@ class AsyncAssistant:
         """The files that failed at the last ingest, sync or watch."""
         return await self._inner._afailures()
 
+    async def reindex(
+        self,
+        embedding_model: Optional[str] = None,
+        *,
+        model_dir: Optional[StrPath] = None,
+        progress: Optional[Callable[[int, int], object]] = None,
+    ) -> dict[str, Any]:
+        """Re-embeds the index with another model; see :meth:`Assistant.reindex`."""
+        return await self._inner._areindex(embedding_model, model_dir, progress)
+
     async def search(self, query: str, k: Optional[int] = None) -> list[Passage]:
         """The ``k`` passages that best match ``query``, best first."""
         return await self._inner._asearch(query, k)

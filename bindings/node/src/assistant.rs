@@ -9,7 +9,7 @@ use std::future::Future;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use napi::bindgen_prelude::{
     AbortSignal, Either, Float32Array, PromiseRaw, ToNapiValue, Uint8Array,
@@ -21,8 +21,8 @@ use crate::answer::AskStream;
 use crate::error;
 use crate::types::{
     Answer, AskOptions, AssistantOptions, ChatMessage, Conversation, ConversationSummary, Document,
-    FailureRecord, FileReport, IndexStats, IngestReport, ModelInfo, Passage, SyncOptions,
-    SyncReport,
+    FailureRecord, FileReport, IndexStats, IngestReport, ModelInfo, Passage, ReindexOptions,
+    ReindexReport, SyncOptions, SyncReport,
 };
 
 /// A local document assistant over one index directory.
@@ -32,7 +32,26 @@ use crate::types::{
 /// concurrent calls; searches keep running while an ingest writes.
 #[napi]
 pub struct Assistant {
-    inner: Arc<itassist::Assistant>,
+    /// The core; replaced by one opened with the new model after `reindex`.
+    core: Arc<RwLock<Arc<itassist::Assistant>>>,
+}
+
+impl Assistant {
+    fn new(core: itassist::Assistant) -> Self {
+        Assistant {
+            core: Arc::new(RwLock::new(Arc::new(core))),
+        }
+    }
+
+    /// The core in use (the one opened with the new model once a re-index is done).
+    fn inner(&self) -> Arc<itassist::Assistant> {
+        read_core(&self.core)
+    }
+}
+
+fn read_core(core: &RwLock<Arc<itassist::Assistant>>) -> Arc<itassist::Assistant> {
+    // The lock only ever guards a whole replacement: a poisoned one still holds a valid core.
+    core.read().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
 /// A conversation id from JavaScript (ids are never negative: a negative one names no
@@ -104,29 +123,30 @@ impl Assistant {
         options: AssistantOptions,
     ) -> napi::Result<PromiseRaw<'env, Assistant>> {
         blocking(env, move || {
-            let assistant = itassist::Assistant::open(config(options)?)?;
-            Ok(Assistant {
-                inner: Arc::new(assistant),
-            })
+            Ok(Assistant::new(itassist::Assistant::open(config(options)?)?))
         })
     }
 
     /// Length of every embedding vector (384 for all-MiniLM-L6-v2).
     #[napi(getter)]
     pub fn dimensions(&self) -> u32 {
-        u32::try_from(self.inner.embedder().dimensions()).unwrap_or(u32::MAX)
+        u32::try_from(self.inner().embedder().dimensions()).unwrap_or(u32::MAX)
     }
 
     /// The embedding model's id, as recorded in the index.
     #[napi(getter)]
     pub fn embedding_model(&self) -> String {
-        self.inner.embedder().model_id().to_string()
+        self.inner().embedder().model_id().to_string()
     }
 
     /// The index directory.
     #[napi(getter)]
     pub fn data_dir(&self) -> String {
-        self.inner.config().data_dir.to_string_lossy().into_owned()
+        self.inner()
+            .config()
+            .data_dir
+            .to_string_lossy()
+            .into_owned()
     }
 
     /// Ingests files, folders (recursively) and glob patterns. Unchanged files are skipped
@@ -141,7 +161,7 @@ impl Assistant {
         paths: Either<String, Vec<String>>,
         signal: Option<AbortSignal>,
     ) -> napi::Result<PromiseRaw<'env, IngestReport>> {
-        let inner = self.inner.clone();
+        let inner = self.inner();
         let paths = match paths {
             Either::A(one) => vec![one],
             Either::B(many) => many,
@@ -182,7 +202,7 @@ impl Assistant {
         options: Option<SyncOptions>,
         signal: Option<AbortSignal>,
     ) -> napi::Result<PromiseRaw<'env, SyncReport>> {
-        let inner = self.inner.clone();
+        let inner = self.inner();
         let paths = match paths {
             Either::A(one) => vec![one],
             Either::B(many) => many,
@@ -216,13 +236,61 @@ impl Assistant {
         &self,
         env: &'env Env,
     ) -> napi::Result<PromiseRaw<'env, Vec<FailureRecord>>> {
-        let inner = self.inner.clone();
+        let inner = self.inner();
         blocking(env, move || {
             Ok(inner
                 .failures()?
                 .into_iter()
                 .map(FailureRecord::from)
                 .collect())
+        })
+    }
+
+    /// Re-embeds every passage of the index with another embedding model, from the text stored
+    /// in the index (no original file is needed). Searches keep answering from the old vectors
+    /// until the new ones are complete, then they are swapped in at once and this assistant
+    /// uses the new model; other assistants open on the same directory must be reopened.
+    ///
+    /// Aborting `signal` stops it and leaves the old index as it was; the promise then rejects
+    /// with `code` `cancelled`.
+    #[napi(
+        ts_args_type = "options?: ReindexOptions | undefined | null, signal?: AbortSignal | undefined | null"
+    )]
+    pub fn reindex<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<ReindexOptions>,
+        signal: Option<AbortSignal>,
+    ) -> napi::Result<PromiseRaw<'env, ReindexReport>> {
+        let options = options.unwrap_or_default();
+        let slot = self.core.clone();
+        let aborted = Arc::new(AtomicBool::new(false));
+        if let Some(signal) = signal {
+            let flag = aborted.clone();
+            signal.on_abort(move || flag.store(true, Ordering::Relaxed));
+        }
+        blocking(env, move || {
+            let mut config = read_core(&slot).config().clone();
+            itassist::ConfigOverrides {
+                embedding_model: options.embedding_model,
+                model_dir: options.model_dir.map(PathBuf::from),
+                ..Default::default()
+            }
+            .apply(&mut config)?;
+            let stop_when_aborted = |_: &itassist::ReindexEvent| {
+                if aborted.load(Ordering::Relaxed) {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            };
+            let report = itassist::Assistant::reindex(&config, &stop_when_aborted)?;
+            if report.cancelled {
+                return Err(itassist::Error::Cancelled);
+            }
+            let reopened = Arc::new(itassist::Assistant::open(config)?);
+            *slot.write().unwrap_or_else(|p| p.into_inner()) = reopened;
+            Ok(report.into())
         })
     }
 
@@ -235,7 +303,7 @@ impl Assistant {
         name: String,
         data: Uint8Array,
     ) -> napi::Result<PromiseRaw<'env, FileReport>> {
-        let inner = self.inner.clone();
+        let inner = self.inner();
         let bytes = data.to_vec();
         blocking(env, move || Ok(inner.ingest_bytes(&name, &bytes)?.into()))
     }
@@ -249,7 +317,7 @@ impl Assistant {
         query: String,
         k: Option<u32>,
     ) -> napi::Result<PromiseRaw<'env, Vec<Passage>>> {
-        let inner = self.inner.clone();
+        let inner = self.inner();
         blocking(env, move || {
             let k = match k {
                 Some(k) => k as usize,
@@ -269,7 +337,7 @@ impl Assistant {
         env: &'env Env,
         texts: Vec<String>,
     ) -> napi::Result<PromiseRaw<'env, Float32Array>> {
-        let inner = self.inner.clone();
+        let inner = self.inner();
         blocking(env, move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let vectors = inner.embed(&refs)?;
@@ -284,7 +352,7 @@ impl Assistant {
     /// All documents in the index.
     #[napi]
     pub fn documents<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Vec<Document>>> {
-        let inner = self.inner.clone();
+        let inner = self.inner();
         blocking(env, move || {
             Ok(inner.documents()?.into_iter().map(Document::from).collect())
         })
@@ -298,7 +366,7 @@ impl Assistant {
         env: &'env Env,
         doc: Either<String, i64>,
     ) -> napi::Result<PromiseRaw<'env, Document>> {
-        let inner = self.inner.clone();
+        let inner = self.inner();
         let selector = match doc {
             Either::A(s) => s,
             Either::B(id) => id.to_string(),
@@ -309,7 +377,7 @@ impl Assistant {
     /// Counts and sizes of the index.
     #[napi]
     pub fn stats<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, IndexStats>> {
-        let inner = self.inner.clone();
+        let inner = self.inner();
         blocking(env, move || Ok(inner.stats()?.into()))
     }
 
@@ -322,7 +390,7 @@ impl Assistant {
         question: String,
         options: Option<AskOptions>,
     ) -> napi::Result<PromiseRaw<'env, Answer>> {
-        let inner = self.inner.clone();
+        let inner = self.inner();
         let options: itassist::AskOptions = options.unwrap_or_default().into();
         future(env, async move {
             Ok(inner.ask(&question, &options).await?.into())
@@ -335,7 +403,7 @@ impl Assistant {
     #[napi]
     pub fn ask_stream(&self, question: String, options: Option<AskOptions>) -> AskStream {
         let options: itassist::AskOptions = options.unwrap_or_default().into();
-        AskStream::new(self.inner.ask_stream(&question, options))
+        AskStream::new(self.inner().ask_stream(&question, options))
     }
 
     /// Answers the last `user` message of a conversation (OpenAI-style messages). Earlier
@@ -348,7 +416,7 @@ impl Assistant {
         messages: Vec<ChatMessage>,
         options: Option<AskOptions>,
     ) -> napi::Result<PromiseRaw<'env, Answer>> {
-        let inner = self.inner.clone();
+        let inner = self.inner();
         let options: itassist::AskOptions = options.unwrap_or_default().into();
         let messages: Vec<_> = messages.into_iter().map(Into::into).collect();
         future(env, async move {
@@ -365,7 +433,7 @@ impl Assistant {
     ) -> AskStream {
         let options: itassist::AskOptions = options.unwrap_or_default().into();
         let messages: Vec<_> = messages.into_iter().map(Into::into).collect();
-        AskStream::new(self.inner.chat_stream(&messages, options))
+        AskStream::new(self.inner().chat_stream(&messages, options))
     }
 
     /// Starts a stored conversation (`title` defaults to its first question).
@@ -375,7 +443,7 @@ impl Assistant {
         env: &'env Env,
         title: Option<String>,
     ) -> napi::Result<PromiseRaw<'env, Conversation>> {
-        let inner = self.inner.clone();
+        let inner = self.inner();
         blocking(env, move || {
             Ok(inner.new_conversation(title.as_deref())?.into())
         })
@@ -387,7 +455,7 @@ impl Assistant {
         &self,
         env: &'env Env,
     ) -> napi::Result<PromiseRaw<'env, Vec<ConversationSummary>>> {
-        let inner = self.inner.clone();
+        let inner = self.inner();
         blocking(env, move || {
             Ok(inner
                 .conversations()?
@@ -404,7 +472,7 @@ impl Assistant {
         env: &'env Env,
         id: i64,
     ) -> napi::Result<PromiseRaw<'env, Conversation>> {
-        let inner = self.inner.clone();
+        let inner = self.inner();
         blocking(env, move || {
             Ok(inner.conversation(conversation_id(id)?)?.into())
         })
@@ -417,7 +485,7 @@ impl Assistant {
         env: &'env Env,
         id: i64,
     ) -> napi::Result<PromiseRaw<'env, Conversation>> {
-        let inner = self.inner.clone();
+        let inner = self.inner();
         blocking(env, move || {
             Ok(inner.delete_conversation(conversation_id(id)?)?.into())
         })
@@ -433,7 +501,7 @@ impl Assistant {
         question: String,
         options: Option<AskOptions>,
     ) -> napi::Result<PromiseRaw<'env, Answer>> {
-        let inner = self.inner.clone();
+        let inner = self.inner();
         let options: itassist::AskOptions = options.unwrap_or_default().into();
         future(env, async move {
             Ok(inner
@@ -455,7 +523,7 @@ impl Assistant {
         let options: itassist::AskOptions = options.unwrap_or_default().into();
         let id = conversation_id(id).map_err(|e| error::core_error(env, &e))?;
         Ok(AskStream::new(
-            self.inner
+            self.inner()
                 .continue_conversation_stream(id, &question, options),
         ))
     }
@@ -463,7 +531,7 @@ impl Assistant {
     /// The models the chat-model server has.
     #[napi]
     pub fn models<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Vec<ModelInfo>>> {
-        let inner = self.inner.clone();
+        let inner = self.inner();
         future(env, async move {
             Ok(inner
                 .models()

@@ -823,3 +823,50 @@ impl From<itassist::index::FailureRecord> for FailureRecord {
         }
     }
 }
+
+/// Options of `reindex`: the embedding model to re-embed with (unset options keep this
+/// assistant's).
+#[napi(object)]
+#[derive(Debug, Default)]
+pub struct ReindexOptions {
+    /// The new model's name (see `models()`, or the `name` of a local model directory).
+    pub embedding_model: Option<String>,
+    /// The directory of the new model's files, when it is a local model.
+    pub model_dir: Option<String>,
+}
+
+/// The outcome of `reindex`.
+#[napi(object)]
+pub struct ReindexReport {
+    /// The index directory.
+    pub data_dir: String,
+    /// The model the vectors came from before.
+    pub previous_model: String,
+    /// Their length before.
+    pub previous_dimensions: u32,
+    /// The model the vectors come from now.
+    pub model: String,
+    /// Their length now.
+    pub dimensions: u32,
+    /// Passages re-embedded.
+    pub chunks: i64,
+    /// Wall time in seconds.
+    pub elapsed: f64,
+    /// Seconds spent inside the embedding model.
+    pub embedding_seconds: f64,
+}
+
+impl From<itassist::ReindexReport> for ReindexReport {
+    fn from(r: itassist::ReindexReport) -> Self {
+        ReindexReport {
+            data_dir: r.data_dir.to_string_lossy().into_owned(),
+            previous_model: r.previous_model,
+            previous_dimensions: u32::try_from(r.previous_dimensions).unwrap_or(u32::MAX),
+            model: r.model,
+            dimensions: u32::try_from(r.dimensions).unwrap_or(u32::MAX),
+            chunks: i64::try_from(r.chunks).unwrap_or(i64::MAX),
+            elapsed: r.elapsed.as_secs_f64(),
+            embedding_seconds: r.embedding_time.as_secs_f64(),
+        }
+    }
+}

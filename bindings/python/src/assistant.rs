@@ -20,6 +20,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
+use itassist::reindex::{ReindexEvent, ReindexReport};
 use itassist::sync::{SyncEvent, SyncOptions};
 use itassist::{AskOptions, Config, ConfigOverrides, IngestEvent};
 
@@ -116,6 +117,40 @@ twin_methods! {
         #[pyo3(signature = (paths, dry_run = false, retry_failed = false, progress = None))]
         async fn _async;
 
+        /// Re-embeds every passage of the index with another embedding model (`embedding_model`,
+        /// a name from `itassist models` or of a local model directory, with `model_dir` where
+        /// its files are), from the text stored in the index: no original file is needed.
+        /// Searches keep answering from the old vectors until the new ones are complete, then
+        /// they are swapped in at once; this assistant then uses the new model (other
+        /// assistants open on the same directory must be reopened). `progress` is called as
+        /// `progress(done, total)` as passages are embedded; Ctrl-C (or an exception raised by
+        /// `progress`) stops it and leaves the old index as it was. Returns the report as a
+        /// dict (`previous_model`, `model`, `dimensions`, `chunks`, `elapsed`, ...).
+        #[pyo3(signature = (embedding_model = None, *, model_dir = None, progress = None))]
+        fn reindex(
+            &self,
+            embedding_model: Option<String>,
+            model_dir: Option<PathBuf>,
+            progress: Option<Py<PyAny>>,
+        ) -> Op<Py<PyAny>> {
+            let mut config = self.handle.config();
+            ConfigOverrides {
+                embedding_model,
+                model_dir,
+                ..ConfigOverrides::default()
+            }
+            .apply(&mut config)
+            .py()?;
+            let handle = self.handle.clone();
+            Ok(Op::cancellable(
+                &self.handle,
+                move |_, cancelled| run_reindex(&handle, config, progress.as_ref(), cancelled),
+                |py, report| to_python(py, &report),
+            ))
+        }
+        #[pyo3(signature = (embedding_model = None, model_dir = None, progress = None))]
+        async fn _areindex;
+
         /// The files that failed at the last ingest, sync or watch, as dicts (`source`,
         /// `code`, `message`, `size`, `modified`, `failed_at`).
         #[pyo3(signature = ())]
@@ -132,7 +167,7 @@ twin_methods! {
         /// The `k` passages that best match `query`, best first (`k` defaults to `top_k`).
         #[pyo3(signature = (query, k = None))]
         fn search(&self, query: String, k: Option<usize>) -> Op<Vec<Passage>> {
-            let k = k.unwrap_or(self.handle.config.retrieval.top_k);
+            let k = k.unwrap_or(self.handle.config().retrieval.top_k);
             Ok(Op::blocking(
                 &self.handle,
                 move |core| core.search(&query, k),
@@ -514,13 +549,13 @@ twin_methods! {
         /// The index directory.
         #[getter]
         fn data_dir(&self) -> PathBuf {
-            self.handle.config.data_dir.clone()
+            self.handle.config().data_dir
         }
 
         /// The configuration in use, as a dict (the core's `Config`, secrets left out).
         #[getter]
         fn config(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-            let text = serde_json::to_string(&self.handle.config)
+            let text = serde_json::to_string(&self.handle.config())
                 .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
             Ok(py.import("json")?.call_method1("loads", (text,))?.unbind())
         }
@@ -540,7 +575,7 @@ twin_methods! {
         /// Pickles as its configuration (the API key included): unpickling opens a new
         /// assistant, e.g. in a `spawn`/`forkserver` multiprocessing worker.
         fn __reduce__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-            let text = serde_json::to_string(&self.handle.config)
+            let text = serde_json::to_string(&self.handle.config())
                 .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
             let restore = py.get_type::<Assistant>().getattr("_restore")?;
             let args = PyTuple::new(
@@ -548,7 +583,7 @@ twin_methods! {
                 [
                     text.into_pyobject(py)?.into_any(),
                     self.handle
-                        .config
+                        .config()
                         .answer
                         .api_key
                         .clone()
@@ -569,7 +604,7 @@ twin_methods! {
         }
 
         fn __repr__(&self) -> String {
-            let c = &self.handle.config;
+            let c = &self.handle.config();
             format!(
                 "Assistant(data_dir={:?}, embedding_model={:?}, model={:?}, ollama_url={:?}, open={})",
                 c.data_dir.to_string_lossy(),
@@ -666,8 +701,19 @@ impl<'a> PythonProgress<'a> {
         self.call(report)
     }
 
+    /// Handles one re-index event: `progress(done, total)` as passages are embedded.
+    fn on_reindex(&self, event: &ReindexEvent) -> itassist::Flow {
+        match event {
+            ReindexEvent::Embedded { done, total } => self.call((*done, *total)),
+            _ => ControlFlow::Continue(()),
+        }
+    }
+
     /// Checks for Ctrl-C and cancellation, then calls the callback with `args`.
-    fn call(&self, args: (usize, usize, String, &str)) -> itassist::Flow {
+    fn call<A>(&self, args: A) -> itassist::Flow
+    where
+        A: for<'py> pyo3::call::PyCallArgs<'py>,
+    {
         let outcome = Python::attach(|py| -> PyResult<()> {
             py.check_signals()?;
             if self.cancelled.load(Ordering::Relaxed) {
@@ -714,6 +760,21 @@ fn run_ingest(
 }
 
 /// Runs a sync (without the GIL), reporting each ingested file to `progress` as `ingest` does.
+fn run_reindex(
+    handle: &Handle,
+    config: Config,
+    progress: Option<&Py<PyAny>>,
+    cancelled: &AtomicBool,
+) -> PyResult<ReindexReport> {
+    let reporter = PythonProgress::new(progress, cancelled);
+    let report = Core::reindex(&config, &|event| reporter.on_reindex(event)).map_err(to_py)?;
+    let stopped = report.cancelled;
+    if !stopped {
+        handle.reconfigure(config);
+    }
+    reporter.finish(stopped, report)
+}
+
 fn run_sync(
     core: &Core,
     roots: &[PathBuf],

@@ -36,16 +36,29 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// environment between them (see `itassist::index`), so this binding keeps no registry of
 /// its own. A child made by `fork()` drops the core it inherited and opens a new one.
 pub struct Handle {
-    pub config: Config,
+    config: Mutex<Config>,
     opened: Mutex<Option<(u32, Arc<Core>)>>,
 }
 
 impl Handle {
     pub fn new(config: Config) -> Self {
         Handle {
-            config,
+            config: Mutex::new(config),
             opened: Mutex::new(None),
         }
+    }
+
+    /// The configuration the core is opened from.
+    pub fn config(&self) -> Config {
+        lock(&self.config).clone()
+    }
+
+    /// Replaces the configuration (after a re-index recorded another embedding model) and
+    /// forgets the core, so that the next call opens one from the new configuration.
+    pub fn reconfigure(&self, config: Config) {
+        let mut opened = lock(&self.opened);
+        *lock(&self.config) = config;
+        *opened = None;
     }
 
     /// The core for this process, opening it on first use and again after a fork.
@@ -61,7 +74,7 @@ impl Handle {
         // Inherited from the parent (or never opened): drop it before reopening, since an
         // LMDB environment can be open only once per process.
         *opened = None;
-        let core = Arc::new(Core::open(self.config.clone())?);
+        let core = Arc::new(Core::open(self.config())?);
         *opened = Some((pid, core.clone()));
         Ok(core)
     }
