@@ -107,6 +107,7 @@ def run_ingest(args) -> dict:
     splitter = RecursiveCharacterTextSplitter(chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
     function = embedding_function(Path(args.model_dir), Path(args.cache))
     with tempfile.TemporaryDirectory() as tmp:
+        load_at_start = os.getloadavg()[0]
         started = time.perf_counter()
         client, coll = collection(Path(tmp) / "db", function, "debdocs")
         ids, texts, metadatas = [], [], []
@@ -126,6 +127,7 @@ def run_ingest(args) -> dict:
         print(f"peer: {len(pdfs)} PDFs, {pages} pages, {len(texts)} chunks", file=sys.stderr)
         add_all(client, coll, ids, texts, metadatas)
         ingest_seconds = time.perf_counter() - started
+        load_at_end = os.getloadavg()[0]
         latencies = []
         for q in queries:
             t = time.perf_counter()
@@ -145,6 +147,7 @@ def run_ingest(args) -> dict:
         "search_p95_ms": percentile(latencies, 95),
         "search_p99_ms": percentile(latencies, 99),
         "index_disk_mib": disk / 1048576,
+        "load_average": [load_at_start, load_at_end],
     }
 
 

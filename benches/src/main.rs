@@ -54,6 +54,12 @@ enum Command {
         /// Local embedding model directory [env: ITASSIST_MODEL_DIR].
         #[arg(long)]
         model_dir: Option<PathBuf>,
+        /// Embedding model name [default: the library's default].
+        #[arg(long)]
+        model: Option<String>,
+        /// Write the index here (a new folder) and keep it, instead of a temporary folder.
+        #[arg(long)]
+        keep: Option<PathBuf>,
     },
     /// Retrieval quality on BEIR SciFact: dense, BM25 and hybrid.
     Scifact {
@@ -131,6 +137,9 @@ enum Command {
         /// Keep the indexes in this folder, so a second run skips the ingest.
         #[arg(long)]
         cache: Option<PathBuf>,
+        /// Print why each question missed by the per-language analysis was missed.
+        #[arg(long)]
+        explain: bool,
     },
     /// Collects the criterion micro-benchmarks into micro.json and micro.md.
     Micro {
@@ -146,9 +155,10 @@ enum Command {
         /// The peer's ingest figures (`peer.py ingest --out`).
         #[arg(long)]
         ingest: PathBuf,
-        /// The peer's SciFact rankings (`peer.py scifact --out`).
+        /// The peer's SciFact rankings (`peer.py scifact --out`) [default: the peer's SciFact
+        /// figures of the last peer.json in --figures].
         #[arg(long)]
-        scifact: PathBuf,
+        scifact: Option<PathBuf>,
         /// Folder holding itassist's ingest.json and scifact.json; peer.json and peer.md are
         /// written there too.
         #[arg(long)]
@@ -222,6 +232,30 @@ struct IngestFigures {
     tree_recall_at_10: f64,
     tree_oversampling: usize,
     tree_count: usize,
+    /// The embedding model's identity (as the index records it).
+    #[serde(default)]
+    model: String,
+    /// Chunks/s embedding the corpus's first 640 chunks in their own order, then in batches
+    /// of similar length (what batching by length gives).
+    #[serde(default)]
+    sample_in_order_chunks_per_second: f64,
+    #[serde(default)]
+    sample_by_length_chunks_per_second: f64,
+    /// Chunks per embedding call.
+    #[serde(default)]
+    batch_size: usize,
+    /// The machine's load average (1 minute) when the ingest started and when it ended.
+    #[serde(default)]
+    load_average: (f64, f64),
+    /// Peak RSS once the assistant was open (the model loaded), before the ingest.
+    #[serde(default)]
+    peak_rss_mib_after_open: f64,
+    /// Opening the index with its model, then the first search, in a fresh assistant.
+    #[serde(default)]
+    open_seconds: f64,
+    /// The first search after opening (query embedding included).
+    #[serde(default)]
+    first_search_ms: f64,
     /// The timed queries, so that the peer comparison times the same ones.
     queries: Vec<String>,
 }
@@ -259,11 +293,16 @@ fn machine() -> Machine {
 
 /// Peak resident set size of this process so far, in MiB (Linux `VmHWM`).
 fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+/// A memory figure of this process's `/proc/self/status` (`VmHWM:`, `VmRSS:`), in MiB.
+fn status_mib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse::<f64>().ok())
         })
@@ -291,33 +330,69 @@ fn default_corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/debdocs/pdf")
 }
 
-fn run_ingest(
+/// Settings of `itassist-bench ingest`.
+struct IngestOptions {
     corpus: Vec<PathBuf>,
     queries: usize,
     out: Option<PathBuf>,
     model_dir: Option<PathBuf>,
-) -> itassist::Result<()> {
+    model: Option<String>,
+    keep: Option<PathBuf>,
+}
+
+/// The 1-minute load average (Linux `/proc/loadavg`).
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0.0)
+}
+
+fn run_ingest(options: IngestOptions) -> itassist::Result<()> {
+    let IngestOptions {
+        corpus,
+        queries,
+        out,
+        model_dir,
+        model,
+        keep,
+    } = options;
     let corpus = if corpus.is_empty() {
         vec![default_corpus()]
     } else {
         corpus
     };
     let tmp = tempfile::tempdir().map_err(|e| itassist::Error::io("temporary directory", e))?;
-    let mut config = Config::new(tmp.path().join("index"));
+    let index_dir = keep.unwrap_or_else(|| tmp.path().join("index"));
+    let mut config = Config::new(index_dir);
     if let Some(dir) = model_dir {
         config.embedding.model_dir = Some(dir);
     }
+    if let Some(model) = model {
+        config.embedding.model = model;
+    }
     let assistant = Assistant::open(config.clone())?;
+    let peak_rss_after_open = peak_rss_mib();
+    let load_at_start = load_average();
 
     eprintln!("ingesting {corpus:?} ...");
     let progress = |event: &IngestEvent| {
-        if let IngestEvent::File(file) = event {
-            eprintln!("  {} {}", file.status.label(), file.path.display());
+        match event {
+            IngestEvent::File(file) => eprintln!(
+                "  {} {} (RSS {:.0} MiB, peak {:.0} MiB)",
+                file.status.label(),
+                file.path.display(),
+                status_mib("VmRSS:"),
+                status_mib("VmHWM:")
+            ),
+            IngestEvent::BuildingIndex => eprintln!("  building the vector trees ..."),
+            _ => {}
         }
         std::ops::ControlFlow::Continue(())
     };
     let report = assistant.ingest_with_progress(&corpus, &progress)?;
     let peak_rss = peak_rss_mib();
+    let load_at_end = load_average();
     let t = &report.totals;
     let ingest_seconds = t.elapsed.as_secs_f64();
 
@@ -330,25 +405,69 @@ fn run_ingest(
         "an unchanged corpus must not be re-embedded"
     );
 
-    // The same chunks, embedded alone, in the same process and batch size.
+    // The same chunks, embedded alone, in the same process, batch size and order (each
+    // document's chunks in batches of similar length, as the pipeline embeds them).
     eprintln!("embedding the same chunks alone ...");
     let index = assistant.index();
+    let model_id = index.meta().embedding_model.clone();
     let mut texts = Vec::new();
+    let mut documents = Vec::new();
     for doc in assistant.documents()? {
+        let mut lengths = Vec::new();
+        let first = texts.len();
         for id in doc.chunk_ids() {
             if let Some(chunk) = index.chunk(id)? {
                 texts.push(chunk.text);
+                lengths.push(chunk.tokens);
             }
         }
+        documents.push((first, lengths));
     }
     let batch = config.embedding.batch_size;
     let started = Instant::now();
-    for part in texts.chunks(batch) {
-        let refs: Vec<&str> = part.iter().map(String::as_str).collect();
-        assistant.embed(&refs)?;
+    for (first, lengths) in &documents {
+        let refs: Vec<&str> = texts[*first..first + lengths.len()]
+            .iter()
+            .map(String::as_str)
+            .collect();
+        itassist::embed::batching::embed_by_length(
+            assistant.embedder().as_ref(),
+            &refs,
+            lengths,
+            batch,
+            |_| {},
+        )?;
     }
     let pure_seconds = started.elapsed().as_secs_f64();
     let pure_rate = per_second(texts.len() as f64, pure_seconds);
+
+    // What batching by length gives: the first chunks of the corpus embedded in their own
+    // order (batches mix short and long chunks) and then by length, in turn.
+    eprintln!("embedding a sample in chunk order and by length ...");
+    let sample: Vec<&str> = texts.iter().take(640).map(String::as_str).collect();
+    let sample_lengths: Vec<u32> = documents
+        .iter()
+        .flat_map(|(_, lengths)| lengths.iter().copied())
+        .take(sample.len())
+        .collect();
+    let started = Instant::now();
+    for part in sample.chunks(batch) {
+        assistant.embed(part)?;
+    }
+    let in_order_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    itassist::embed::batching::embed_by_length(
+        assistant.embedder().as_ref(),
+        &sample,
+        &sample_lengths,
+        batch,
+        |_| {},
+    )?;
+    let by_length_seconds = started.elapsed().as_secs_f64();
+    let sample_rates = (
+        per_second(sample.len() as f64, in_order_seconds),
+        per_second(sample.len() as f64, by_length_seconds),
+    );
     let pipeline_rate = per_second(t.chunks as f64, ingest_seconds);
 
     // Queries: the opening words of chunks spread over the corpus.
@@ -369,10 +488,21 @@ fn run_ingest(
     }
     latencies.sort();
 
+    // First search in a fresh process state: open the index with its model, then search.
+    drop(assistant);
+    let started = Instant::now();
+    let reopened = Assistant::open(config.clone())?;
+    let open_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    if let Some(q) = query_texts.first() {
+        reopened.search(q, 10)?;
+    }
+    let first_search_ms = started.elapsed().as_secs_f64() * 1000.0;
+    drop(reopened);
+
     // Tree search against exact search on the same query vectors.
     let mut tree_config = config.clone();
     tree_config.retrieval.exact_search_below = 0;
-    drop(assistant);
     let tree = Assistant::open(tree_config.clone())?;
     let mut tree_latencies = Vec::new();
     let mut hits = 0usize;
@@ -438,6 +568,14 @@ fn run_ingest(
         },
         tree_oversampling: tree_config.retrieval.oversampling,
         tree_count: tree_config.retrieval.n_trees,
+        model: model_id,
+        sample_in_order_chunks_per_second: sample_rates.0,
+        sample_by_length_chunks_per_second: sample_rates.1,
+        batch_size: batch,
+        load_average: (load_at_start, load_at_end),
+        peak_rss_mib_after_open: peak_rss_after_open,
+        open_seconds,
+        first_search_ms,
         queries: query_texts,
     };
     let markdown = ingest_markdown(&figures);
@@ -449,7 +587,7 @@ fn run_ingest(
 }
 
 fn ingest_markdown(f: &IngestFigures) -> String {
-    let rows: Vec<(&str, String)> = vec![
+    let mut rows: Vec<(&str, String)> = vec![
         ("corpus", f.corpus.join(", ")),
         (
             "machine",
@@ -475,10 +613,23 @@ fn ingest_markdown(f: &IngestFigures) -> String {
             ),
         ),
         (
-            "pure embedding of the same chunks",
+            "pure embedding of the same chunks (by length)",
             format!(
                 "{:.1} chunks/s ({:.1} s)",
                 f.pure_embedding_chunks_per_second, f.pure_embedding_seconds
+            ),
+        ),
+        (
+            "640 chunks embedded in chunk order / by length",
+            format!(
+                "{:.1} / {:.1} chunks/s ({:.2}x)",
+                f.sample_in_order_chunks_per_second,
+                f.sample_by_length_chunks_per_second,
+                if f.sample_in_order_chunks_per_second > 0.0 {
+                    f.sample_by_length_chunks_per_second / f.sample_in_order_chunks_per_second
+                } else {
+                    0.0
+                }
             ),
         ),
         (
@@ -487,13 +638,25 @@ fn ingest_markdown(f: &IngestFigures) -> String {
         ),
         (
             "peak RSS during ingest",
-            format!("{:.0} MiB", f.peak_rss_mib_during_ingest),
+            format!(
+                "{:.0} MiB ({:.0} MiB once the model was loaded)",
+                f.peak_rss_mib_during_ingest, f.peak_rss_mib_after_open
+            ),
         ),
         (
             "re-ingest unchanged corpus",
             format!("{:.2} s", f.reingest_unchanged_seconds),
         ),
         ("index size on disk", format!("{:.1} MiB", f.index_disk_mib)),
+        (
+            "first search after opening (model load included)",
+            format!(
+                "{:.2} s: open {:.2} s, then the search {:.1} ms",
+                f.open_seconds + f.first_search_ms / 1000.0,
+                f.open_seconds,
+                f.first_search_ms
+            ),
+        ),
         (
             "search latency (embed + search, k=10)",
             format!(
@@ -513,6 +676,20 @@ fn ingest_markdown(f: &IngestFigures) -> String {
             format!("{:.4}", f.tree_recall_at_10),
         ),
     ];
+    rows.insert(
+        1,
+        (
+            "embedding model, batch size",
+            format!("{}, {} chunks per call", f.model, f.batch_size),
+        ),
+    );
+    rows.insert(
+        2,
+        (
+            "load average (1 min) at start / end",
+            format!("{:.2} / {:.2}", f.load_average.0, f.load_average.1),
+        ),
+    );
     let mut md = String::from("| measure | value |\n|---|---|\n");
     for (k, v) in rows {
         md.push_str(&format!("| {k} | {v} |\n"));
@@ -528,7 +705,16 @@ fn main() -> std::process::ExitCode {
             queries,
             out,
             model_dir,
-        } => run_ingest(corpus, queries, out, model_dir),
+            model,
+            keep,
+        } => run_ingest(IngestOptions {
+            corpus,
+            queries,
+            out,
+            model_dir,
+            model,
+            keep,
+        }),
         Command::Scifact {
             data,
             out,
@@ -592,6 +778,7 @@ fn main() -> std::process::ExitCode {
             model_dir,
             models,
             cache,
+            explain,
         } => {
             let options = spanish::Options {
                 corpus: corpus.unwrap_or_else(spanish::default_corpus),
@@ -599,6 +786,7 @@ fn main() -> std::process::ExitCode {
                 model_dir,
                 models,
                 cache,
+                explain,
             };
             spanish::run(&options).and_then(|figures| {
                 let markdown = spanish::markdown(&figures);
@@ -621,7 +809,7 @@ fn main() -> std::process::ExitCode {
             data,
         } => {
             let data = data.unwrap_or_else(default_scifact);
-            peer::compare(&figures, &ingest, &scifact, &data).and_then(|compared| {
+            peer::compare(&figures, &ingest, scifact.as_deref(), &data).and_then(|compared| {
                 let markdown = peer::markdown(&compared);
                 println!("{markdown}");
                 write_outputs(&figures, "peer", &compared, &markdown)

@@ -28,6 +28,9 @@ pub struct PeerIngest {
     pub search_p99_ms: f64,
     pub index_disk_mib: f64,
     pub stack: HashMap<String, String>,
+    /// The machine's 1-minute load average when the peer's ingest started and ended.
+    #[serde(default)]
+    pub load_average: Option<(f64, f64)>,
 }
 
 /// What `peer.py scifact` measured, with its test rankings (document ids, best first).
@@ -40,7 +43,7 @@ pub struct PeerScifact {
 }
 
 /// The comparison written to `peer.json`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PeerFigures {
     pub peer_ingest: PeerIngest,
     pub peer_scifact_documents: usize,
@@ -55,13 +58,48 @@ pub struct PeerFigures {
     pub itassist_search_p95_ms: f64,
     pub itassist_search_p99_ms: f64,
     pub itassist_index_disk_mib: f64,
+    /// The embedding model itassist ingested with.
+    #[serde(default)]
+    pub itassist_model: String,
+    /// The load average (1 minute) at the start and end of itassist's ingest.
+    #[serde(default)]
+    pub itassist_load_average: (f64, f64),
+}
+
+/// The peer's SciFact figures: scored from its rankings, or (`None`) taken from the
+/// `peer.json` of an earlier comparison (the peer's SciFact run does not change).
+fn peer_scifact_figures(
+    figures_dir: &Path,
+    peer_scifact: Option<&Path>,
+    data: &Path,
+) -> Result<(usize, u64, f64, Scores)> {
+    match peer_scifact {
+        Some(path) => {
+            let peer: PeerScifact = read_json(path, "`peer.py scifact`")?;
+            let test = read_qrels(&data.join("qrels/test.tsv"))?;
+            let scores = evaluate(&peer.test_runs, &test);
+            Ok((peer.documents, peer.chunks, peer.ingest_seconds, scores))
+        }
+        None => {
+            let earlier: PeerFigures = read_json(
+                &figures_dir.join("peer.json"),
+                "`bash scripts/bench.sh peer`",
+            )?;
+            Ok((
+                earlier.peer_scifact_documents,
+                earlier.peer_scifact_chunks,
+                earlier.peer_scifact_ingest_seconds,
+                earlier.peer_scifact_test,
+            ))
+        }
+    }
 }
 
 /// Scores the peer's runs and joins them with itassist's figures in `figures_dir`.
 pub fn compare(
     figures_dir: &Path,
     peer_ingest: &Path,
-    peer_scifact: &Path,
+    peer_scifact: Option<&Path>,
     data: &Path,
 ) -> Result<PeerFigures> {
     let ours: IngestFigures =
@@ -71,8 +109,8 @@ pub fn compare(
         "`itassist-bench scifact`",
     )?;
     let peer_ingest: PeerIngest = read_json(peer_ingest, "`peer.py ingest`")?;
-    let peer_scifact: PeerScifact = read_json(peer_scifact, "`peer.py scifact`")?;
-    let test = read_qrels(&data.join("qrels/test.tsv"))?;
+    let (documents, chunks, seconds, scores) =
+        peer_scifact_figures(figures_dir, peer_scifact, data)?;
     let row = |prefix: &str| {
         scifact
             .rows
@@ -81,10 +119,10 @@ pub fn compare(
             .map(|r| r.test.clone())
     };
     Ok(PeerFigures {
-        peer_scifact_documents: peer_scifact.documents,
-        peer_scifact_chunks: peer_scifact.chunks,
-        peer_scifact_ingest_seconds: peer_scifact.ingest_seconds,
-        peer_scifact_test: evaluate(&peer_scifact.test_runs, &test),
+        peer_scifact_documents: documents,
+        peer_scifact_chunks: chunks,
+        peer_scifact_ingest_seconds: seconds,
+        peer_scifact_test: scores,
         peer_ingest,
         itassist_scifact_dense: row("dense, itassist chunks"),
         itassist_scifact_default: row("hybrid RRF, defaults"),
@@ -94,6 +132,8 @@ pub fn compare(
         itassist_search_p95_ms: ours.search_p95_ms,
         itassist_search_p99_ms: ours.search_p99_ms,
         itassist_index_disk_mib: ours.index_disk_mib,
+        itassist_model: ours.model,
+        itassist_load_average: ours.load_average,
     })
 }
 
@@ -194,5 +234,22 @@ pub fn markdown(f: &PeerFigures) -> String {
         ".\nFor times and sizes a ratio below 1 means itassist is faster or smaller; \
          for scores a ratio above 1 means itassist ranks better.\n",
     );
+    if f.itassist_ingest_seconds > 0.0 {
+        md.push_str(&format!(
+            "\nOn the PDFs itassist ({}) ingests {:.2}x as fast as the peer. Load average \
+             (1 minute, start / end of the ingest): itassist {:.2} / {:.2}, peer {}.\n",
+            if f.itassist_model.is_empty() {
+                "model not recorded"
+            } else {
+                f.itassist_model.as_str()
+            },
+            p.ingest_seconds / f.itassist_ingest_seconds,
+            f.itassist_load_average.0,
+            f.itassist_load_average.1,
+            p.load_average
+                .map(|(a, b)| format!("{a:.2} / {b:.2}"))
+                .unwrap_or_else(|| "not recorded".into())
+        ));
+    }
     md
 }

@@ -45,6 +45,9 @@ pub struct ScifactFigures {
     #[serde(default)]
     pub hybrid_bm25: Option<Bm25>,
     pub ingest_seconds: f64,
+    /// The index came from `--cache`: `ingest_seconds` timed no ingest.
+    #[serde(default)]
+    pub ingest_cached: bool,
     pub mteb_embedding_seconds: f64,
 }
 
@@ -222,10 +225,12 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
         }
     }
     let mteb_seconds = started.elapsed().as_secs_f64();
+    // Queries go through the embedder's query path, which adds the model's query prefix
+    // (`query: ` for e5); documents above went through `embed`, which adds its passage prefix.
     let mut query_vectors: HashMap<String, Vec<f32>> = HashMap::new();
     for q in &judged {
         let text = query_text.get(q).cloned().unwrap_or_default();
-        query_vectors.insert(q.clone(), assistant.embed(&[text.as_str()])?.remove(0));
+        query_vectors.insert(q.clone(), assistant.embedder().embed_query(&text)?);
     }
     let mut mteb_runs = HashMap::new();
     for (q, v) in &query_vectors {
@@ -328,7 +333,7 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
     let mut best_keyword = (defaults.bm25, f64::MIN);
     let mut tuned_keyword_runs = keyword_runs.clone();
     for k1 in [0.9f32, 1.2, 1.5] {
-        for b in [0.4f32, 0.6, 0.75] {
+        for b in [0.3f32, 0.4, 0.5, 0.75] {
             let bm25 = Bm25 { k1, b };
             eprintln!("scifact: tuning with BM25 k1 {k1} b {b} ...");
             let rankings = if bm25 == defaults.bm25 {
@@ -342,9 +347,9 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
                 best_keyword = (bm25, score);
                 tuned_keyword_runs = runs;
             }
-            for rrf_k in [5.0f32, 10.0, 20.0, 40.0, 60.0] {
-                for weight in [0.75f32, 1.0, 1.25, 1.5, 2.0] {
-                    for document_weight in [0.0f32, 0.1, 0.2, 0.3, 0.5] {
+            for rrf_k in [2.0f32, 3.0, 5.0, 7.0, 10.0, 20.0] {
+                for weight in [0.8f32, 0.9, 1.0, 1.1, 1.25] {
+                    for document_weight in [0.0f32, 0.1, 0.2, 0.3, 0.4, 0.5] {
                         let runs = fused_runs(&rankings, rrf_k, weight, document_weight);
                         let score = evaluate(&runs, &train).ndcg_at_10;
                         if score > best.4 {
@@ -445,6 +450,7 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
         hybrid_document_weight: best_document_weight,
         hybrid_bm25: Some(best_bm25),
         ingest_seconds,
+        ingest_cached: report.totals.added == 0,
         mteb_embedding_seconds: mteb_seconds,
     })
 }
@@ -468,8 +474,14 @@ pub fn markdown(f: &ScifactFigures) -> String {
     md.push_str(&format!(
         "\nPublished test nDCG@10: all-MiniLM-L6-v2 0.645, BM25 0.665 (BEIR) to 0.687 (bm25s), \
          the original LangChain 1000/200 + Chroma stack 0.667.\n\
-         Pipeline ingest of the corpus: {:.0} s; whole-document embedding (MTEB setting): {:.0} s.\n",
-        f.ingest_seconds, f.mteb_embedding_seconds
+         Pipeline ingest of the corpus: {}; whole-document embedding (MTEB setting): {:.0} s.\n",
+        if f.ingest_cached {
+            "the index was reused from the bench cache (see the ingest section for speed)"
+                .to_string()
+        } else {
+            format!("{:.0} s", f.ingest_seconds)
+        },
+        f.mteb_embedding_seconds
     ));
     md
 }

@@ -15,8 +15,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use itassist::config::RetrievalMode;
+use itassist::index::Index;
+use itassist::keyword::{chunk_language, Analyzer};
 use itassist::keyword::{ANALYZER_VERSION, LEGACY_ANALYZER_VERSION};
-use itassist::retrieve::retriever_for;
+use itassist::retrieve::{passages_for, retriever_for};
 use itassist::{Assistant, Config, Error, IngestEvent, Result};
 use serde::{Deserialize, Serialize};
 
@@ -109,6 +111,10 @@ pub struct Options {
     /// Extra embedding models, by name.
     pub models: Vec<String>,
     pub cache: Option<PathBuf>,
+    /// Print, for each question the per-language keyword or hybrid retrieval misses, how
+    /// the query was analysed, where the right sources rank and the terms of the best right
+    /// passage.
+    pub explain: bool,
 }
 
 pub fn default_corpus() -> PathBuf {
@@ -259,6 +265,16 @@ pub fn run(options: &Options) -> Result<SpanishFigures> {
                 });
             }
         }
+        if options.explain {
+            let missed: HashSet<&String> = rows
+                .iter()
+                .filter(|r| r.model == label && r.analyzer.contains("after"))
+                .flat_map(|r| &r.scores.missed)
+                .collect();
+            for question in questions.iter().filter(|q| missed.contains(&q.id)) {
+                explain(&index, &assistant, question, config.retrieval.bm25)?;
+            }
+        }
         if n == 0 {
             let stats = index.stats()?;
             let languages = index
@@ -278,6 +294,51 @@ pub fn run(options: &Options) -> Result<SpanishFigures> {
         rows,
         ingest_seconds,
     })
+}
+
+/// Prints how the keyword index reads `question`, the rank of its first right passage by
+/// keyword and dense retrieval, the top 5 sources, and the terms of the best right passage.
+fn explain(
+    index: &Index,
+    assistant: &Assistant,
+    question: &Question,
+    bm25: itassist::keyword::Bm25,
+) -> Result<()> {
+    const DEEP: usize = 1000;
+    let analysis = index.keyword_query(&question.question)?;
+    eprintln!("\n== {} {}", question.id, question.question);
+    eprintln!(
+        "   languages {:?}, groups {:?}",
+        analysis.languages, analysis.groups
+    );
+    let keyword = passages_for(
+        index,
+        &index.keyword_nearest(&question.question, DEEP, bm25)?,
+    )?;
+    let vector = assistant.embedder().embed_query(&question.question)?;
+    let dense = passages_for(index, &index.nearest(&vector, DEEP, usize::MAX, 1)?)?;
+    let short = |s: &str| s.rsplit("/spanish/").next().unwrap_or(s).to_string();
+    for (name, ranking) in [("keyword", &keyword), ("dense", &dense)] {
+        let first = ranking.iter().position(|p| is_right(&p.source, question));
+        let top: Vec<String> = ranking.iter().take(5).map(|p| short(&p.source)).collect();
+        eprintln!("   {name}: first right at {first:?}; top 5 {top:?}");
+    }
+    if let Some(right) = keyword.iter().find(|p| is_right(&p.source, question)) {
+        let document = itassist::keyword::document_language([right.text.as_str()]);
+        let language = chunk_language(&right.text, document);
+        let terms = Analyzer::shared(language).terms(&right.text);
+        eprintln!(
+            "   best right passage ({}, {language}, score {:.2}): {:?}",
+            short(&right.source),
+            right.score,
+            right.text.chars().take(300).collect::<String>()
+        );
+        eprintln!(
+            "   its terms: {:?}",
+            terms.iter().take(80).collect::<Vec<_>>()
+        );
+    }
+    Ok(())
 }
 
 pub fn markdown(f: &SpanishFigures) -> String {

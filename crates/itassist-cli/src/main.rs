@@ -188,6 +188,10 @@ enum Command {
         /// its hash in the data directory, print the key once and exit.
         #[arg(long, value_name = "NAME")]
         new_api_key: Option<String>,
+        /// Keep these folders (or files) in sync with the index while serving: a sync at
+        /// start, then filesystem notifications (repeatable; see `itassist watch`).
+        #[arg(long = "watch", value_name = "PATH")]
+        watch: Vec<PathBuf>,
     },
     /// List the models of the chat-model server, or pull one (`models pull NAME`).
     Models {
@@ -281,6 +285,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
         chat_model,
         hash_password,
         new_api_key,
+        watch,
     } = &cli.command
     {
         if *hash_password {
@@ -302,7 +307,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Error> {
         if let Some(model) = chat_model {
             config.answer.model = model.clone();
         }
-        return serve(config, *addr, max_upload.as_deref(), cors_origins);
+        return serve(config, *addr, max_upload.as_deref(), cors_origins, watch);
     }
     if let Command::Reindex { model } = &cli.command {
         let mut config = config_for(cli);
@@ -844,8 +849,10 @@ fn serve(
     addr: std::net::SocketAddr,
     max_upload: Option<&str>,
     cors_origins: &[String],
+    watch: &[PathBuf],
 ) -> Result<ExitCode, Error> {
     let mut server = itassist_server::ServerConfig::from_env().map_err(Error::InvalidInput)?;
+    server.watch = watch.to_vec();
     if let Some(limit) = max_upload {
         server.max_upload_bytes =
             itassist_server::parse_size(limit).map_err(Error::InvalidInput)?;

@@ -1,15 +1,17 @@
 // Headless-Chromium test of the page served by `itassist serve`: upload a real corpus file
-// (file picker and drag-and-drop), see it listed, ask, see the streamed answer and its sources
+// (file picker and drag-and-drop) as jobs and see each reach done (and a corrupt PDF reach
+// failed, with its error), see it listed, ask, see the streamed answer and its sources
 // (with llama-server when LLAMA_SERVER and LLAMA_MODEL are set) or the clear
 // `ollama_unreachable` error (otherwise), then delete the document; and check that a page on
-// another site cannot upload with the signed-in user's credentials.
+// another site cannot upload with the signed-in user's credentials; and that an upload job cut
+// short by killing a real `itassist serve` (SIGKILL) resumes at the next start.
 //
 // Env: ITASSIST_BIN (default $CARGO_TARGET_DIR/debug/itassist), CHROMIUM (default
 // /usr/bin/chromium), ORT_DYLIB_PATH and ITASSIST_MODEL_DIR for the embedding model.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, existsSync, openSync } from "node:fs";
+import { mkdtempSync, rmSync, existsSync, openSync, readFileSync } from "node:fs";
 import { tmpdir, homedir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { createServer } from "node:net";
@@ -27,7 +29,7 @@ const PASSWORD = "pa55-word for the browser";
 
 const tmp = mkdtempSync(join(tmpdir(), "itassist-ui-"));
 const children = [];
-let base, browser;
+let base, browser, env;
 let llamaUrl = null;
 
 function freePort() {
@@ -51,7 +53,7 @@ before(async () => {
   assert.ok(existsSync(bin), `${bin} missing: cargo build -p itassist-cli first`);
   assert.ok(existsSync(chromiumPath), `${chromiumPath} missing: apt-get install chromium`);
   const hash = execFileSync(bin, ["serve", "--hash-password"], { input: PASSWORD + "\n" }).toString().trim();
-  const env = { ...process.env, ITASSIST_USERS: `${USER}:${hash}` };
+  env = { ...process.env, ITASSIST_USERS: `${USER}:${hash}` };
   env.ORT_DYLIB_PATH ||= join(homedir(), ".cache/itassist/onnxruntime/libonnxruntime.so.1.32.0");
   env.ITASSIST_MODEL_DIR ||= join(homedir(), ".cache/itassist/models/all-MiniLM-L6-v2");
   const args = ["--data-dir", join(tmp, "data")];
@@ -103,7 +105,17 @@ test("upload, list, ask, sources, delete", { timeout: 300000 }, async () => {
   await page.setInputFiles("#file-input", join(corpus, "debdocs/html/apt-offline/ch1.html"));
   await page.waitForSelector('#upload-result li[data-status="added"]', { timeout: 120000 });
   assert.equal(await page.$eval("#upload-progress", (el) => el.value), 100);
+  const done = page.locator('#upload-result li[data-state="done"]');
+  assert.match(await done.first().textContent(), /ch1\.html: added \(\d+ chunks\)/);
   await page.waitForSelector('#docs tr:has-text("ch1.html")');
+
+  // A corrupt PDF: its job ends failed, with the error code and message on its line.
+  await page.setInputFiles("#file-input", { name: "broken.pdf", mimeType: "application/pdf",
+    buffer: Buffer.from("%PDF-1.7\nthis is not a real PDF\n") });
+  const failed = page.locator('#upload-result li[data-state="failed"]');
+  await failed.waitFor({ timeout: 120000 });
+  assert.match(await failed.textContent(), /broken\.pdf: failed \(corrupt_document: .*broken\.pdf.*corrupt/);
+  assert.ok(!(await page.locator('#docs tr:has-text("broken.pdf")').count()), "nothing indexed");
 
   // And one by drag-and-drop.
   await page.evaluate(() => {
@@ -191,4 +203,56 @@ test("a page on another site cannot upload with the user's credentials", { timeo
     await context.close();
     evil.close();
   }
+});
+
+test("a job cut short by killing the server resumes at the next start", { timeout: 600000 }, async () => {
+  // A server of its own, on its own index, killed with SIGKILL while it ingests an upload.
+  const data = join(tmp, "killed-data");
+  const auth = "Basic " + Buffer.from(`${USER}:${PASSWORD}`).toString("base64");
+  const start = async () => {
+    const port = await freePort();
+    const log = openSync(join(tmp, `killed-server-${port}.log`), "w");
+    const child = spawn(bin, ["--data-dir", data, "--ollama-url", `http://127.0.0.1:${await freePort()}`,
+      "serve", "--addr", `127.0.0.1:${port}`], { env, stdio: ["ignore", log, log] });
+    children.push(child);
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor(`${url}/health`, 120000);
+    return { child, url };
+  };
+  const job = async (url, id) => (await fetch(`${url}/jobs/${id}`, { headers: { Authorization: auth } })).json();
+
+  const first = await start();
+  const form = new FormData();
+  form.append("files", new Blob([readFileSync(join(corpus, "debdocs/pdf/fhs-3.0.pdf"))]), "fhs-3.0.pdf");
+  const queued = await (await fetch(`${first.url}/upload/`, { method: "POST", body: form, headers: { Authorization: auth } })).json();
+  const id = queued.jobs[0].id;
+  // Kill it once the job is running.
+  for (let until = Date.now() + 300000; ; ) {
+    const j = await job(first.url, id);
+    if (j.state === "running") break;
+    assert.notEqual(j.state, "done", "the job ended before the server could be killed: use a larger file");
+    assert.ok(Date.now() < until, `job ${id} did not start: ${JSON.stringify(j)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const exited = new Promise((ok) => first.child.once("exit", ok));
+  first.child.kill("SIGKILL");
+  await exited;
+  assert.ok(existsSync(join(data, "jobs", `${id}.upload`)), "the staged upload survives the kill");
+
+  // The next start resumes the job from its staged file; it ends done and searchable.
+  const second = await start();
+  let j;
+  for (let until = Date.now() + 480000; ; ) {
+    j = await job(second.url, id);
+    if (j.state === "done" || j.state === "failed") break;
+    assert.ok(Date.now() < until, `job ${id} did not end after the restart: ${JSON.stringify(j)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(j.state, "done", JSON.stringify(j));
+  assert.equal(j.result.status, "added");
+  assert.equal(j.attempts, 2);
+  assert.ok(!existsSync(join(data, "jobs", `${id}.upload`)), "the staged upload is deleted at the end");
+  const docs = await (await fetch(`${second.url}/documents`, { headers: { Authorization: auth } })).json();
+  assert.deepEqual(docs.documents.map((d) => d.name), ["fhs-3.0.pdf"], "one document, nothing half-written");
+  second.child.kill("SIGTERM");
 });

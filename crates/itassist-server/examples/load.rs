@@ -105,7 +105,7 @@ async fn ingest_continuously(
             reqwest::multipart::Part::bytes(pdf.clone()).file_name("bashref.pdf"),
         );
         let response = client
-            .post(format!("{base}/upload/"))
+            .post(format!("{base}/upload/?wait=true"))
             .basic_auth("bench", Some("bench"))
             .multipart(form)
             .send()

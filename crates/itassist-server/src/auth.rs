@@ -236,6 +236,11 @@ impl Users {
         self.hashes.len()
     }
 
+    /// Whether a user of this name is configured.
+    pub fn contains(&self, name: &str) -> bool {
+        self.hashes.contains_key(name)
+    }
+
     /// Whether these credentials were already accepted by Argon2 (fast: one SHA-256 and a
     /// constant-time comparison; never runs Argon2).
     pub fn check_remembered(&self, name: &str, password: &str) -> bool {
@@ -506,7 +511,7 @@ pub fn parse_basic(value: &str) -> Option<(String, String)> {
 /// [`crate::serve_listener`]); without it the failure limiter is not applied.
 pub async fn require_auth(
     State(auth): State<Arc<Authenticator>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let client = request
@@ -523,10 +528,12 @@ pub async fn require_auth(
         .ok_or_else(|| unauthorized("authentication required: send HTTP Basic credentials"))?;
     if let Some(key) = crate::api_keys::parse_bearer(header) {
         // API keys are random: one hash and constant-time comparisons, no Argon2.
-        if auth.api_keys.check(key).is_some() {
+        if let Some(name) = auth.api_keys.check(key) {
             if let Some(ip) = client {
                 auth.limiter.record_success(ip);
             }
+            let principal = Principal::ApiKey(name.to_string());
+            request.extensions_mut().insert(principal);
             return Ok(next.run(request).await);
         }
         if let Some(ip) = client {
@@ -540,6 +547,7 @@ pub async fn require_auth(
         unauthorized("malformed Authorization header: expected Basic credentials")
     })?;
     if auth.users.check_remembered(&user, &password) {
+        request.extensions_mut().insert(Principal::User(user));
         return Ok(next.run(request).await);
     }
     let permit = {
@@ -555,6 +563,7 @@ pub async fn require_auth(
         return Err(too_many_attempts(wait));
     }
     let users = auth.users.clone();
+    let name = user.clone();
     let ok = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         users.verify_with_argon2(&user, &password)
@@ -569,7 +578,27 @@ pub async fn require_auth(
     if let Some(ip) = client {
         auth.limiter.record_success(ip);
     }
+    request.extensions_mut().insert(Principal::User(name));
     Ok(next.run(request).await)
+}
+
+/// Who sent a request, as [`require_auth`] established it (a request extension of every
+/// authenticated request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A user signed in with HTTP Basic.
+    User(String),
+    /// A client with the API key of this name.
+    ApiKey(String),
+}
+
+impl Principal {
+    /// The user or key name.
+    pub fn name(&self) -> &str {
+        match self {
+            Principal::User(name) | Principal::ApiKey(name) => name,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ pub struct NewConversation {
 
 /// `GET /conversations` — the stored conversations, most recent first.
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let assistant = state.assistant.clone();
+    let assistant = state.assistant();
     let list = tokio::task::spawn_blocking(move || assistant.conversations()).await??;
     Ok(Json(json!({ "conversations": list })))
 }
@@ -58,7 +58,7 @@ pub async fn create(
         Ok(b) if b.is_empty() => NewConversation::default(),
         _ => json_body(&headers, body)?,
     };
-    let assistant = state.assistant.clone();
+    let assistant = state.assistant();
     let created =
         tokio::task::spawn_blocking(move || assistant.new_conversation(request.title.as_deref()))
             .await??;
@@ -68,7 +68,7 @@ pub async fn create(
 /// `GET /conversations/{id}` — a conversation with its turns.
 pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let id = conversation_id(&id)?;
-    let assistant = state.assistant.clone();
+    let assistant = state.assistant();
     let c = tokio::task::spawn_blocking(move || assistant.conversation(id)).await??;
     Ok(Json(json!(c)))
 }
@@ -79,7 +79,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let id = conversation_id(&id)?;
-    let assistant = state.assistant.clone();
+    let assistant = state.assistant();
     let c = tokio::task::spawn_blocking(move || assistant.delete_conversation(id)).await??;
     Ok(Json(json!({ "deleted": c.summary() })))
 }
@@ -93,9 +93,9 @@ pub async fn ask(
 ) -> ApiResult<Json<Value>> {
     let id = conversation_id(&id)?;
     let request: AskRequest = json_body(&headers, body)?;
-    let options = request.options(&state.assistant.config().retrieval)?;
+    let options = request.options(&state.assistant().config().retrieval)?;
     let answer = state
-        .assistant
+        .assistant()
         .continue_conversation(id, &request.question, &options)
         .await?;
     Ok(Json(answer_json(&answer)))
@@ -111,10 +111,10 @@ pub async fn ask_stream(
 ) -> ApiResult<Response> {
     let id = conversation_id(&id)?;
     let request: AskRequest = json_body(&headers, body)?;
-    let options = request.options(&state.assistant.config().retrieval)?;
+    let options = request.options(&state.assistant().config().retrieval)?;
     sse_answer(
         state
-            .assistant
+            .assistant()
             .continue_conversation_stream(id, &request.question, options),
     )
     .await

@@ -4,7 +4,10 @@
 //!
 //! | Method | Path | Auth | What |
 //! |---|---|---|---|
-//! | `POST` | `/upload/` | Basic | multipart upload of one or many files, status per file |
+//! | `POST` | `/upload/` | Basic | multipart upload of one or many files: a job per file (202), or with `?wait=true` a status per file |
+//! | `GET` | `/jobs`, `/jobs/{id}` | Basic | upload and re-index jobs ([`jobs`], [`job_routes`]) |
+//! | `GET` | `/jobs/{id}/events`, `/jobs/events` | Basic | job progress as Server-Sent Events |
+//! | `POST` | `/reindex` | Basic, admin | re-embed with another model, then answer from it |
 //! | `POST` | `/ask/` | Basic | `{"question", "context"}` → answer, `context_used`, sources |
 //! | `POST`/`GET` | `/ask/stream` | Basic | the answer as Server-Sent Events |
 //! | `POST` | `/search` | Basic | `{"query", "k"}` → passages |
@@ -44,13 +47,18 @@ pub mod auth;
 pub mod conversations;
 pub mod errors;
 pub mod guard;
+pub mod job_routes;
+pub mod jobs;
 pub mod openapi;
 pub mod routes;
 pub mod upload;
 pub mod v1;
+pub mod watch;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit};
@@ -64,6 +72,7 @@ use tower_http::cors::CorsLayer;
 pub use api_keys::ApiKeys;
 pub use auth::{hash_password, AuthLimits, Users};
 pub use errors::ApiError;
+pub use jobs::Jobs;
 
 /// The web page, embedded in the binary.
 pub const INDEX_HTML: &str = include_str!("../static/index.html");
@@ -83,6 +92,8 @@ pub const ENV_CORS_ORIGINS: &str = "ITASSIST_CORS_ORIGINS";
 /// Environment variable with the failed logins allowed per client address per minute (0: no
 /// limit).
 pub const ENV_MAX_LOGIN_FAILURES: &str = "ITASSIST_MAX_LOGIN_FAILURES";
+/// Environment variable with the users who may re-index (`POST /reindex`), comma-separated.
+pub const ENV_ADMINS: &str = "ITASSIST_ADMINS";
 
 /// How long a client may take to send a request's head (slow clients holding connections
 /// open are dropped).
@@ -107,6 +118,11 @@ pub struct ServerConfig {
     /// API keys accepted as `Authorization: Bearer <key>` (see [`api_keys`]); [`serve`] reads
     /// them from the data directory when none are set here.
     pub api_keys: ApiKeys,
+    /// Users (by name, signed in with Basic) allowed to call `POST /reindex`.
+    pub admins: Vec<String>,
+    /// Folders (or files) kept in sync with the index while the server runs
+    /// (`itassist serve --watch PATH`): synced at start, then watched.
+    pub watch: Vec<PathBuf>,
 }
 
 impl ServerConfig {
@@ -118,6 +134,8 @@ impl ServerConfig {
             cors_origins: Vec::new(),
             auth: AuthLimits::default(),
             api_keys: ApiKeys::default(),
+            admins: Vec::new(),
+            watch: Vec::new(),
         }
     }
 
@@ -145,6 +163,17 @@ impl ServerConfig {
             return Err(format!(
                 "invalid CORS origin (--cors-origin / {ENV_CORS_ORIGINS}): {}",
                 problems.join("; ")
+            ));
+        }
+        if let Some(unknown) = self.admins.iter().find(|a| !self.users.contains(a)) {
+            return Err(format!(
+                "{ENV_ADMINS} names '{unknown}', who is not a user: admins must be users of {ENV_USERS} or {ENV_USERS_FILE}"
+            ));
+        }
+        if let Some(missing) = self.watch.iter().find(|p| !p.exists()) {
+            return Err(format!(
+                "--watch {}: no such file or folder: name folders that exist",
+                missing.display()
             ));
         }
         Ok(())
@@ -175,6 +204,13 @@ impl ServerConfig {
                 .filter(|o| !o.is_empty())
                 .collect();
         }
+        if let Ok(admins) = std::env::var(ENV_ADMINS) {
+            config.admins = admins
+                .split(',')
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect();
+        }
         if let Ok(limit) = std::env::var(ENV_MAX_LOGIN_FAILURES) {
             config.auth.max_failures = limit.trim().parse().map_err(|_| {
                 format!("invalid {ENV_MAX_LOGIN_FAILURES}='{limit}': use a whole number of failed logins per minute (0 turns the limit off)")
@@ -202,13 +238,59 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("invalid size '{text}': use bytes or a K/M/G suffix, e.g. 64M"))
 }
 
+/// The server's assistant, swappable: a re-index replaces it with one opened with the new
+/// model while requests in flight finish with the one they started with.
+#[derive(Debug, Clone)]
+pub struct SharedAssistant(Arc<RwLock<Arc<Assistant>>>);
+
+impl SharedAssistant {
+    /// Shares `assistant`.
+    pub fn new(assistant: Arc<Assistant>) -> Self {
+        SharedAssistant(Arc::new(RwLock::new(assistant)))
+    }
+
+    /// The current assistant.
+    pub fn get(&self) -> Arc<Assistant> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Makes `assistant` the current one.
+    pub fn replace(&self, assistant: Arc<Assistant>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = assistant;
+    }
+}
+
 /// What every handler shares.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// The assistant (LMDB index, embedder, answerer); `Sync`, shared by all requests.
-    pub assistant: Arc<Assistant>,
+    /// The assistant (LMDB index, embedder, answerer); `Sync`, shared by all requests, and
+    /// replaced after a re-index ([`AppState::assistant`] gives the current one).
+    pub shared: SharedAssistant,
     /// Upload limit in bytes.
     pub max_upload_bytes: usize,
+    /// The upload and re-index jobs.
+    pub jobs: Jobs,
+    /// Users who may re-index.
+    pub admins: Arc<Vec<String>>,
+}
+
+impl AppState {
+    /// The state for `assistant` and `config`; starts the job worker (resuming the jobs a
+    /// killed server left), so it must be called inside a tokio runtime.
+    pub fn new(assistant: Arc<Assistant>, config: &ServerConfig) -> AppState {
+        let shared = SharedAssistant::new(assistant);
+        AppState {
+            jobs: Jobs::start(shared.clone()),
+            shared,
+            max_upload_bytes: config.max_upload_bytes,
+            admins: Arc::new(config.admins.clone()),
+        }
+    }
+
+    /// The current assistant.
+    pub fn assistant(&self) -> Arc<Assistant> {
+        self.shared.get()
+    }
 }
 
 /// Builds the router: every route, auth, CORS, the cross-site guard, request-head and body
@@ -218,11 +300,15 @@ pub struct AppState {
 /// [`guard::limit_request_head`], [`guard::reject_cross_site`], then per route the body limit
 /// and [`auth::require_auth`]. The failure limiter needs the client address
 /// ([`ConnectInfo<SocketAddr>`]), which [`serve_listener`] provides.
+///
+/// Starts the job worker ([`AppState::new`]): call it inside a tokio runtime.
 pub fn router(assistant: Arc<Assistant>, config: &ServerConfig) -> Router {
-    let state = AppState {
-        assistant,
-        max_upload_bytes: config.max_upload_bytes,
-    };
+    app(AppState::new(assistant, config), config)
+}
+
+/// Like [`router`], over a state made by [`AppState::new`] (whose jobs and assistant the
+/// caller keeps, e.g. to stop the job worker at shutdown).
+pub fn app(state: AppState, config: &ServerConfig) -> Router {
     let authenticator = Arc::new(
         auth::Authenticator::new(config.users.clone(), config.auth)
             .with_api_keys(config.api_keys.clone()),
@@ -240,6 +326,11 @@ pub fn router(assistant: Arc<Assistant>, config: &ServerConfig) -> Router {
             "/upload",
             post(upload::upload).layer(DefaultBodyLimit::max(upload_limit)),
         )
+        .route("/jobs", get(job_routes::list))
+        .route("/jobs/events", get(job_routes::all_events))
+        .route("/jobs/{id}", get(job_routes::show))
+        .route("/jobs/{id}/events", get(job_routes::events))
+        .route("/reindex", post(job_routes::reindex))
         .route("/ask/", post(routes::ask))
         .route("/ask", post(routes::ask))
         .route(
@@ -325,34 +416,76 @@ impl std::fmt::Display for ServeError {
 impl std::error::Error for ServeError {}
 
 /// Opens the assistant and serves on `addr` until Ctrl-C or SIGTERM, finishing in-flight
-/// requests before returning.
+/// requests before returning (see [`run`]).
 pub async fn serve(
     config: itassist::Config,
     server: ServerConfig,
     addr: SocketAddr,
 ) -> Result<(), ServeError> {
-    let mut server = server;
-    if server.api_keys.is_empty() {
-        server.api_keys =
-            ApiKeys::load(&ApiKeys::path_in(&config.data_dir)).map_err(ServeError::Config)?;
-    }
     // Before anything is opened or bound: a bad setting is reported, never a panic later.
-    server.validate().map_err(ServeError::Config)?;
+    let server = checked(&config, server)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(ServeError::Io)?;
+    run(config, server, listener, shutdown_signal()).await
+}
+
+/// Opens the assistant and serves on `listener` until `shutdown` completes: loads the API
+/// keys of the data directory when none are set, resumes the jobs a killed server left,
+/// keeps [`ServerConfig::watch`] in sync (a sync at start, then [`Assistant::watch`] on a
+/// blocking thread, each applied batch logged), and at shutdown finishes in-flight requests,
+/// stops the watch and the job worker.
+pub async fn run(
+    config: itassist::Config,
+    server: ServerConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let server = checked(&config, server)?;
     let assistant = tokio::task::spawn_blocking(move || Assistant::open(config))
         .await
         .map_err(|e| ServeError::Config(format!("opening the assistant failed: {e}")))?
         .map_err(ServeError::Core)?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(ServeError::Io)?;
     let local = listener.local_addr().map_err(ServeError::Io)?;
     eprintln!(
         "itassist: serving on http://{local}/ ({} user(s), {} API key(s); OpenAI-compatible API at http://{local}/v1)",
         server.users.len(),
         server.api_keys.len()
     );
-    let app = router(Arc::new(assistant), &server);
-    serve_listener(listener, app, shutdown_signal()).await
+    let state = AppState::new(Arc::new(assistant), &server);
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = (!server.watch.is_empty()).then(|| {
+        let (shared, paths, stop) = (state.shared.clone(), server.watch.clone(), stop.clone());
+        tokio::task::spawn_blocking(move || watch::keep_in_sync(&shared, &paths, &stop))
+    });
+    let jobs = state.jobs.clone();
+    let app = app(state, &server);
+    // Open progress streams end when shutdown starts, so they do not hold it.
+    let closer = jobs.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closer.close_streams();
+    };
+    let served = serve_listener(listener, app, shutdown).await;
+    stop.store(true, Ordering::SeqCst);
+    if let Some(watcher) = watcher {
+        let _ = watcher.await;
+    }
+    jobs.shutdown().await;
+    served
+}
+
+/// `server` with the API keys of the data directory when it has none, once it is valid.
+fn checked(
+    config: &itassist::Config,
+    mut server: ServerConfig,
+) -> Result<ServerConfig, ServeError> {
+    if server.api_keys.is_empty() {
+        server.api_keys =
+            ApiKeys::load(&ApiKeys::path_in(&config.data_dir)).map_err(ServeError::Config)?;
+    }
+    server.validate().map_err(ServeError::Config)?;
+    Ok(server)
 }
 
 /// Serves `app` on an already bound listener until `shutdown` completes (graceful: in-flight

@@ -71,16 +71,20 @@ pub fn document() -> Value {
         "security": [ { "basic": [] } ],
         "paths": {
             "/upload/": { "post": {
-                "summary": "Upload and ingest one or many files; each new content is a new document (never replaced by name)",
+                "summary": "Upload one or many files: a job per file (202, ingested in the background), or with wait=true ingest before answering; each new content is a new document (never replaced by name)",
                 "parameters": [ { "name": "replace", "in": "query", "required": false,
                     "schema": { "type": "string", "pattern": "^[0-9]+$" },
-                    "description": "replace the document with this id by the one uploaded file (status `replaced`, with `previous_id`)" } ],
+                    "description": "replace the document with this id by the one uploaded file (status `replaced`, with `previous_id`)" },
+                    { "name": "wait", "in": "query", "required": false,
+                    "schema": { "type": "boolean", "default": false },
+                    "description": "ingest before answering, with a status per file (200, the original answer); otherwise 202 with a job per file" } ],
                 "requestBody": { "required": true, "content": { "multipart/form-data": { "schema": {
                     "type": "object",
                     "properties": { "files": { "type": "array", "items": { "type": "string", "format": "binary" } } }
                 } } } },
                 "responses": {
-                    "200": ok("a status per file: added, replaced, unchanged, duplicate or failed", json!({ "$ref": "#/components/schemas/UploadReport" })),
+                    "200": ok("with wait=true: a status per file: added, replaced, unchanged, duplicate or failed", json!({ "$ref": "#/components/schemas/UploadReport" })),
+                    "202": ok("without wait: a queued job per file", json!({ "type": "object", "properties": { "jobs": { "type": "array", "items": { "$ref": "#/components/schemas/Job" } } } })),
                     "400": err("not a multipart body, no file in it, a malformed `replace` id, or `replace` with more than one file"),
                     "401": unauthorized,
                     "403": err("sent by a browser from another site that CORS does not allow (`forbidden_origin`)"),
@@ -89,6 +93,38 @@ pub fn document() -> Value {
                     "429": err("too many failed logins from this address (`too_many_attempts`)"),
                     "415": err("every file is of an unsupported type (`unsupported_format`, with `supported`)"),
                     "422": err("every file is corrupt or empty")
+                }
+            } },
+            "/jobs": { "get": {
+                "summary": "The recent upload and re-index jobs, newest first",
+                "parameters": [ { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } } ],
+                "responses": { "200": ok("the jobs", json!({ "type": "object", "properties": { "jobs": { "type": "array", "items": { "$ref": "#/components/schemas/Job" } } } })), "401": unauthorized.clone() }
+            } },
+            "/jobs/{id}": { "get": {
+                "summary": "One job: its state, progress, and result or error",
+                "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } } ],
+                "responses": { "200": ok("the job", json!({ "$ref": "#/components/schemas/Job" })), "404": err("no such job (`job_not_found`)"), "401": unauthorized.clone() }
+            } },
+            "/jobs/{id}/events": { "get": {
+                "summary": "The job's progress as Server-Sent Events",
+                "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } } ],
+                "responses": {
+                    "200": { "description": "Server-Sent Events whose data is always the whole Job: `progress` (the current state first, then each change) while queued or running, then one `done` or `failed`, and the stream ends.", "content": { "text/event-stream": { "schema": { "type": "string" } } } },
+                    "404": err("no such job (`job_not_found`)"), "401": unauthorized.clone()
+                }
+            } },
+            "/jobs/events": { "get": {
+                "summary": "Every change of every job as Server-Sent Events (`progress`, `done`, `failed`, data: the Job); never ends",
+                "responses": { "200": { "description": "Server-Sent Events", "content": { "text/event-stream": { "schema": { "type": "string" } } } }, "401": unauthorized.clone() }
+            } },
+            "/reindex": { "post": {
+                "summary": "Re-embed every chunk with another embedding model as a job (admins only, ITASSIST_ADMINS); when done, the server answers from the new model",
+                "requestBody": { "required": false, "content": { "application/json": { "schema": { "type": "object", "properties": { "model": { "type": "string", "description": "default: the configured model" } } } } } },
+                "responses": {
+                    "202": ok("the queued job", json!({ "type": "object", "properties": { "job": { "$ref": "#/components/schemas/Job" } } })),
+                    "401": unauthorized.clone(),
+                    "403": err("not an admin (`forbidden`), or a cross-site request (`forbidden_origin`)"),
+                    "409": err("a re-index is already queued or running (`conflict`)")
                 }
             } },
             "/ask/": { "post": {
@@ -216,6 +252,25 @@ pub fn document() -> Value {
                     "media_type": { "type": "string" }, "sha256": { "type": "string" },
                     "size": { "type": "integer" }, "page_count": { "type": ["integer", "null"] },
                     "chunk_count": { "type": "integer" }, "ingested_at": { "type": "integer" }
+                } },
+                "Job": { "type": "object", "required": ["id", "kind", "state"], "properties": {
+                    "id": { "type": "integer" },
+                    "kind": { "type": "string", "enum": ["upload", "reindex"] },
+                    "state": { "type": "string", "enum": ["queued", "running", "done", "failed"] },
+                    "name": { "type": "string" }, "original_name": { "type": "string" },
+                    "size": { "type": "integer" }, "sha256": { "type": "string" },
+                    "replace": { "type": "integer" }, "model": { "type": "string" },
+                    "submitted_by": { "type": "string" },
+                    "progress": { "type": "object", "properties": {
+                        "phase": { "type": "string", "enum": ["embedding", "building_index", "swapping"] },
+                        "chunks_done": { "type": "integer" }, "chunks_total": { "type": "integer" },
+                        "pages_total": { "type": "integer" }
+                    } },
+                    "result": { "type": "object", "description": "upload: the per-file entry of UploadReport; re-index: its report" },
+                    "error": { "type": "object", "description": "{code, message, ...}" },
+                    "attempts": { "type": "integer" },
+                    "created_at": { "type": "integer" }, "started_at": { "type": "integer" }, "finished_at": { "type": "integer" },
+                    "url": { "type": "string" }, "events": { "type": "string" }
                 } },
                 "UploadReport": { "type": "object", "properties": {
                     "files": { "type": "array", "items": { "type": "object", "properties": {

@@ -107,7 +107,7 @@ pub async fn method_not_allowed() -> ApiError {
 
 /// `GET /health` — index counts and model-server state; no authentication.
 pub async fn health(State(state): State<AppState>) -> Response {
-    let assistant = state.assistant.clone();
+    let assistant = state.assistant();
     let stats = tokio::task::spawn_blocking(move || assistant.stats()).await;
     let (index, index_ok) = match stats {
         Ok(Ok(s)) => (
@@ -131,12 +131,13 @@ pub async fn health(State(state): State<AppState>) -> Response {
             false,
         ),
     };
-    let answer = &state.assistant.config().answer;
+    let assistant = state.assistant();
+    let answer = &assistant.config().answer;
     let mut model_server = json!({
         "backend": answer.backend.to_string(),
         "default_model": answer.model,
     });
-    let reachable = match tokio::time::timeout(HEALTH_TIMEOUT, state.assistant.models()).await {
+    let reachable = match tokio::time::timeout(HEALTH_TIMEOUT, assistant.models()).await {
         Ok(Ok(models)) => {
             model_server["models"] = json!(models.len());
             model_server["default_model_available"] = json!(models
@@ -263,8 +264,8 @@ pub async fn ask(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
     let request: AskRequest = json_body(&headers, body)?;
-    let options = request.options(&state.assistant.config().retrieval)?;
-    let answer = state.assistant.ask(&request.question, &options).await?;
+    let options = request.options(&state.assistant().config().retrieval)?;
+    let answer = state.assistant().ask(&request.question, &options).await?;
     Ok(Json(answer_json(&answer)))
 }
 
@@ -336,8 +337,8 @@ fn event_for(event: &AskEvent) -> Event {
 }
 
 async fn stream_answer(state: AppState, request: AskRequest) -> ApiResult<Response> {
-    let options = request.options(&state.assistant.config().retrieval)?;
-    sse_answer(state.assistant.ask_stream(&request.question, options)).await
+    let options = request.options(&state.assistant().config().retrieval)?;
+    sse_answer(state.assistant().ask_stream(&request.question, options)).await
 }
 
 /// Answers with the events of `events` as Server-Sent Events (`sources`, `token`..., `done`,
@@ -400,9 +401,9 @@ pub async fn search(
     let request: SearchRequest = json_body(&headers, body)?;
     let k = request
         .k
-        .unwrap_or(state.assistant.config().retrieval.top_k);
+        .unwrap_or(state.assistant().config().retrieval.top_k);
     // k and the query are checked by the core, as in every other door.
-    let assistant = state.assistant.clone();
+    let assistant = state.assistant();
     let query = request.query.clone();
     let results = tokio::task::spawn_blocking(move || assistant.search(&query, k)).await??;
     Ok(Json(json!({ "query": request.query, "results": results })))
@@ -410,7 +411,7 @@ pub async fn search(
 
 /// `GET /documents` — the indexed documents.
 pub async fn documents(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let assistant = state.assistant.clone();
+    let assistant = state.assistant();
     let docs = tokio::task::spawn_blocking(move || assistant.documents()).await??;
     Ok(Json(json!({ "documents": docs })))
 }
@@ -427,7 +428,7 @@ pub async fn delete_document(
             id.chars().take(64).collect::<String>()
         ))
     })?;
-    let assistant = state.assistant.clone();
+    let assistant = state.assistant();
     let removed = tokio::task::spawn_blocking(move || {
         let doc = assistant.find_document(&id.to_string())?;
         if doc.id != id {
@@ -441,9 +442,9 @@ pub async fn delete_document(
 
 /// `GET /models` — the models of the chat-model server.
 pub async fn models(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let models = state.assistant.models().await?;
+    let models = state.assistant().models().await?;
     Ok(Json(json!({
         "models": models,
-        "default": state.assistant.config().answer.model,
+        "default": state.assistant().config().answer.model,
     })))
 }

@@ -1,7 +1,10 @@
 //! `POST /upload/`: multipart upload of one or many files.
 //!
-//! Each file goes to [`itassist::Assistant::ingest_bytes`] (incremental: only what was
-//! uploaded is parsed and embedded). New content is always a new document: two uploads named
+//! By default each file is staged and queued as a job ([`crate::jobs`]) and the answer (202)
+//! gives a job id per file at once; `?wait=true` ingests before answering, with a status per
+//! file, as the first versions of the API did. Either way each file goes to
+//! [`itassist::Assistant::ingest_bytes`] (incremental: only what was uploaded is parsed and
+//! embedded). New content is always a new document: two uploads named
 //! `notes.txt` with different contents are two documents. To replace a document, name it:
 //! `POST /upload/?replace=ID` with exactly one file ([`itassist::Assistant::replace_bytes`]).
 //!
@@ -34,6 +37,39 @@ pub struct UploadQuery {
     /// Replace the document with this id by the (single) uploaded file.
     #[serde(default)]
     pub replace: Option<String>,
+    /// Ingest before answering (status per file, 200) instead of queuing jobs (202).
+    #[serde(default)]
+    pub wait: bool,
+}
+
+/// The per-file entry of an upload's answer (the core's report with `name`,
+/// `original_name`, `size`, `sha256`, and `error` when it failed), and the failure as an
+/// API error.
+pub fn file_entry(
+    report: &itassist::FileReport,
+    name: &str,
+    original: &str,
+    size: usize,
+    sha256: String,
+) -> (Value, Option<ApiError>) {
+    let mut entry = serde_json::to_value(report).unwrap_or_else(|_| json!({}));
+    let mut failure = None;
+    if let Some(error) = report.status.error() {
+        let api = ApiError::from(error);
+        if let Value::Object(map) = &mut entry {
+            map.insert("error".into(), api.body()["error"].clone());
+        }
+        failure = Some(api);
+    }
+    if let Value::Object(map) = &mut entry {
+        map.insert("name".into(), json!(name));
+        if original != name {
+            map.insert("original_name".into(), json!(original));
+        }
+        map.insert("size".into(), json!(size));
+        map.insert("sha256".into(), json!(sha256));
+    }
+    (entry, failure)
 }
 
 fn too_large(limit: usize) -> ApiError {
@@ -64,6 +100,7 @@ struct UploadedFile {
 /// `?replace=ID`, replaces that document by the one uploaded file.
 pub async fn upload(
     State(state): State<AppState>,
+    principal: Option<axum::Extension<crate::auth::Principal>>,
     query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
@@ -125,6 +162,15 @@ pub async fn upload(
             uploaded.len()
         )));
     }
+    if !query.wait {
+        return queue(
+            &state,
+            uploaded,
+            replace,
+            principal.map(|p| p.0.name().to_string()),
+        )
+        .await;
+    }
     let mut files: Vec<Value> = Vec::new();
     let mut first_failure: Option<ApiError> = None;
     let mut failures = 0usize;
@@ -136,30 +182,17 @@ pub async fn upload(
         } = file;
         let size = bytes.len();
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        let assistant = state.assistant.clone();
+        let assistant = state.assistant();
         let ingest_name = name.clone();
         let report = tokio::task::spawn_blocking(move || match replace {
             Some(id) => assistant.replace_bytes(id, &ingest_name, &bytes),
             None => assistant.ingest_bytes(&ingest_name, &bytes),
         })
         .await??;
-        let mut entry = serde_json::to_value(&report)
-            .map_err(|e| ApiError::internal(format!("cannot encode a file report: {e}")))?;
-        if let Some(error) = report.status.error() {
+        let (entry, failure) = file_entry(&report, &name, &original, size, sha256);
+        if let Some(api) = failure {
             failures += 1;
-            let api = ApiError::from(error);
-            if let Value::Object(map) = &mut entry {
-                map.insert("error".into(), api.body()["error"].clone());
-            }
             first_failure.get_or_insert(api);
-        }
-        if let Value::Object(map) = &mut entry {
-            map.insert("name".into(), json!(name));
-            if original != name {
-                map.insert("original_name".into(), json!(original));
-            }
-            map.insert("size".into(), json!(size));
-            map.insert("sha256".into(), json!(sha256));
         }
         files.push(entry);
     }
@@ -176,6 +209,43 @@ pub async fn upload(
         Json(json!({ "files": files, "failed": failures })),
     )
         .into_response())
+}
+
+/// Stages the files and queues a job for each: 202 with the jobs. With `replace`, the
+/// document must exist now (404 otherwise); the job replaces it when it runs.
+async fn queue(
+    state: &AppState,
+    uploaded: Vec<UploadedFile>,
+    replace: Option<u64>,
+    submitted_by: Option<String>,
+) -> ApiResult<Response> {
+    if let Some(id) = replace {
+        let assistant = state.assistant();
+        tokio::task::spawn_blocking(move || match assistant.index().document(id) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(itassist::Error::DocumentNotFound { id: id.to_string() }),
+            Err(e) => Err(e),
+        })
+        .await??;
+    }
+    let jobs = state.jobs.clone();
+    let queued = tokio::task::spawn_blocking(move || {
+        uploaded
+            .into_iter()
+            .map(|file| {
+                jobs.submit_upload(crate::jobs::NewUpload {
+                    name: file.name,
+                    original_name: file.original,
+                    bytes: file.bytes,
+                    replace,
+                    submitted_by: submitted_by.clone(),
+                })
+            })
+            .collect::<ApiResult<Vec<_>>>()
+    })
+    .await??;
+    let jobs: Vec<Value> = queued.iter().map(crate::jobs::Job::to_json).collect();
+    Ok((StatusCode::ACCEPTED, Json(json!({ "jobs": jobs }))).into_response())
 }
 
 #[cfg(test)]

@@ -102,9 +102,9 @@ fn now() -> u64 {
 /// `GET /v1/models` — the chat models, named `itassist-docs/<model>`; the configured model
 /// first (listed even when the model server cannot be reached).
 pub async fn models(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let default = state.assistant.config().answer.model.clone();
+    let default = state.assistant().config().answer.model.clone();
     let mut names = vec![default.clone()];
-    if let Ok(models) = state.assistant.models().await {
+    if let Ok(models) = state.assistant().models().await {
         for m in models {
             if !names.contains(&m.name) && m.name != format!("{default}:latest") {
                 names.push(m.name);
@@ -333,7 +333,8 @@ pub async fn chat_completions(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let request: CompletionRequest = json_body(&headers, body)?;
-    let config = state.assistant.config();
+    let assistant = state.assistant();
+    let config = assistant.config();
     let options = request.options(&config.answer.model)?;
     let messages = request.messages()?;
     let model_name = format!(
@@ -343,7 +344,7 @@ pub async fn chat_completions(
     let id = completion_id();
     let created = now();
     if !request.stream {
-        let answer = state.assistant.chat(&messages, &options).await?;
+        let answer = state.assistant().chat(&messages, &options).await?;
         let content = format!("{}{}", answer.answer, sources_text(&answer));
         return Ok(Json(json!({
             "id": id,
@@ -365,7 +366,7 @@ pub async fn chat_completions(
         .stream_options
         .as_ref()
         .is_some_and(|o| o.include_usage);
-    let mut events = state.assistant.chat_stream(&messages, options);
+    let mut events = state.assistant().chat_stream(&messages, options);
     // Hold back until generation starts, so that an early failure is an HTTP error.
     let mut head: Vec<AskEvent> = Vec::new();
     loop {

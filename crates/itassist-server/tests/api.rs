@@ -139,7 +139,7 @@ impl TestServer {
             );
         }
         let response = self
-            .post("/upload/")
+            .post("/upload/?wait=true")
             .multipart(form)
             .send()
             .await
@@ -285,6 +285,11 @@ async fn auth_health_openapi_page_and_routing() {
         "/models",
         "/health",
         "/openapi.json",
+        "/jobs",
+        "/jobs/{id}",
+        "/jobs/{id}/events",
+        "/jobs/events",
+        "/reindex",
     ] {
         assert!(
             spec["paths"].get(path).is_some(),
@@ -536,7 +541,7 @@ async fn upload_errors_traversal_oversize_type() {
     // Not multipart, and multipart without files: 400.
     let (status, body) = json_of(
         server
-            .post("/upload/")
+            .post("/upload/?wait=true")
             .json(&json!({}))
             .send()
             .await
@@ -548,7 +553,7 @@ async fn upload_errors_traversal_oversize_type() {
     let form = Form::new().text("note", "no file here");
     let (status, body) = json_of(
         server
-            .post("/upload/")
+            .post("/upload/?wait=true")
             .multipart(form)
             .send()
             .await
@@ -793,7 +798,7 @@ async fn cross_site_requests_are_refused() {
     // An upload from another site, with credentials: refused, nothing indexed.
     let form = Form::new().part("files", Part::bytes(text.clone()).file_name("evil.txt"));
     let response = server
-        .post("/upload/")
+        .post("/upload/?wait=true")
         .header("Origin", "http://evil.example")
         .multipart(form)
         .send()
@@ -810,7 +815,7 @@ async fn cross_site_requests_are_refused() {
     for (name, value) in [("Sec-Fetch-Site", "cross-site"), ("Origin", "null")] {
         let form = Form::new().part("files", Part::bytes(text.clone()).file_name("evil.txt"));
         let response = server
-            .post("/upload/")
+            .post("/upload/?wait=true")
             .header(name, value)
             .multipart(form)
             .send()
@@ -834,7 +839,7 @@ async fn cross_site_requests_are_refused() {
     let same = server.url.clone();
     let form = Form::new().part("files", Part::bytes(text.clone()).file_name("ok.txt"));
     let response = server
-        .post("/upload/")
+        .post("/upload/?wait=true")
         .header("Origin", same.as_str())
         .header("Sec-Fetch-Site", "same-origin")
         .multipart(form)
@@ -1062,7 +1067,7 @@ async fn uploads_never_overwrite_each_other_by_name() {
     let form = Form::new().part("files", Part::bytes(c.clone()).file_name("notes.txt"));
     let (status, replaced) = json_of(
         server
-            .post(&format!("/upload/?replace={id_a}"))
+            .post(&format!("/upload/?wait=true&replace={id_a}"))
             .multipart(form)
             .send()
             .await
@@ -1094,7 +1099,7 @@ async fn uploads_never_overwrite_each_other_by_name() {
         );
         let (got, body) = json_of(
             server
-                .post(&format!("/upload/?{query}"))
+                .post(&format!("/upload/?wait=true&{query}"))
                 .multipart(form)
                 .send()
                 .await
@@ -1109,7 +1114,7 @@ async fn uploads_never_overwrite_each_other_by_name() {
         .part("files", Part::bytes(b"two".to_vec()).file_name("2.txt"));
     let (status, body) = json_of(
         server
-            .post(&format!("/upload/?replace={id_b}"))
+            .post(&format!("/upload/?wait=true&replace={id_b}"))
             .multipart(form)
             .send()
             .await
@@ -1146,7 +1151,7 @@ async fn names_ids_and_temperature_follow_the_core_rules() {
         .percent_encode_noop();
     let (status, report) = json_of(
         server
-            .post("/upload/")
+            .post("/upload/?wait=true")
             .multipart(form)
             .send()
             .await
@@ -1333,7 +1338,7 @@ async fn the_shared_edge_cases_behave_as_in_every_other_door() {
                 .percent_encode_noop();
             let (status, body) = json_of(
                 server
-                    .post("/upload/")
+                    .post("/upload/?wait=true")
                     .multipart(form)
                     .send()
                     .await
@@ -1353,7 +1358,7 @@ async fn the_shared_edge_cases_behave_as_in_every_other_door() {
             .percent_encode_noop();
         let (status, body) = json_of(
             server
-                .post("/upload/")
+                .post("/upload/?wait=true")
                 .multipart(form)
                 .send()
                 .await

@@ -169,6 +169,30 @@ impl Assistant {
         self.pipeline.replace_bytes(id, name, bytes)
     }
 
+    /// Like [`Assistant::ingest_bytes`], calling `progress` with [`IngestEvent::Embedded`] as
+    /// the document's chunks are embedded (the document is always finished: `Break` is
+    /// ignored).
+    pub fn ingest_bytes_with_progress(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        progress: &dyn Fn(&IngestEvent) -> Flow,
+    ) -> Result<FileReport> {
+        self.pipeline.ingest_upload(name, bytes, None, progress)
+    }
+
+    /// Like [`Assistant::replace_bytes`], reporting progress as
+    /// [`Assistant::ingest_bytes_with_progress`] does.
+    pub fn replace_bytes_with_progress(
+        &self,
+        id: u64,
+        name: &str,
+        bytes: &[u8],
+        progress: &dyn Fn(&IngestEvent) -> Flow,
+    ) -> Result<FileReport> {
+        self.pipeline.ingest_upload(name, bytes, Some(id), progress)
+    }
+
     /// The `k` passages that best match `query`, best first.
     ///
     /// `k` runs from 1 to `retrieval.max_top_k` and the query may not be empty or longer than

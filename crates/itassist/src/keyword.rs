@@ -17,6 +17,10 @@
 //!   folded (`configuración` and `configuracion` give the same term), that language's
 //!   stopwords (NLTK's lists, from the `stop-words` crate) are dropped and its Snowball
 //!   stemmer is applied.
+//! - version 3 ([`ANALYZER_VERSION`]): as version 2, but the content words NLTK's Spanish
+//!   list holds as forms of `estar` and `sentir` (`estado`, `sentido`, ...) are kept
+//!   ([`KEPT_STOPWORDS`]): "the state of aptitude" must find `estado`. An index written
+//!   with version 2 keeps its analysis until it is rebuilt.
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -28,9 +32,21 @@ use unicode_normalization::UnicodeNormalization;
 
 /// The analyzer of indexes written before languages were recognised: English for every text.
 pub const LEGACY_ANALYZER_VERSION: u32 = 1;
+/// The first per-language analyzer (NLTK's stopword lists whole).
+pub const FIRST_PER_LANGUAGE_ANALYZER_VERSION: u32 = 2;
 /// The analyzer new indexes are written with: per-language stemming and stopwords, accents
-/// folded.
-pub const ANALYZER_VERSION: u32 = 2;
+/// folded, content words kept out of the stopword lists.
+pub const ANALYZER_VERSION: u32 = 3;
+
+/// Words of NLTK's stopword lists that name things in technical text and are kept as terms
+/// from analyzer version 3: Spanish `estado` is both "been" and "state" (`el estado de
+/// aptitude`), `sentido` both "felt" and "direction, meaning".
+pub const KEPT_STOPWORDS: &[(Language, &[&str])] = &[(
+    Language::Spanish,
+    &[
+        "estado", "estados", "estada", "estadas", "sentido", "sentidos", "sentida", "sentidas",
+    ],
+)];
 
 /// English words too common to help a keyword search (Lucene's English stop set), used by
 /// the legacy analyzer only.
@@ -409,6 +425,8 @@ fn composed_words(text: &str) -> Vec<String> {
 pub struct Analyzer {
     /// `None`: the legacy English-only analyzer.
     language: Option<Language>,
+    /// The analyzer version it implements.
+    version: u32,
     stemmer: Stemmer,
     /// Folded stopwords (the legacy analyzer uses [`LEGACY_STOPWORDS`]).
     stopwords: HashSet<String>,
@@ -417,7 +435,7 @@ pub struct Analyzer {
 impl std::fmt::Debug for Analyzer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.language {
-            Some(language) => write!(f, "Analyzer({language})"),
+            Some(language) => write!(f, "Analyzer({language}, version {})", self.version),
             None => f.write_str("Analyzer(legacy english)"),
         }
     }
@@ -430,12 +448,26 @@ impl Default for Analyzer {
 }
 
 impl Analyzer {
-    /// The analyzer of `language`: its stopwords (NLTK's list) and Snowball stemmer, accents
-    /// folded.
+    /// The analyzer of `language` ([`ANALYZER_VERSION`]): its stopwords (NLTK's list) and
+    /// Snowball stemmer, accents folded.
     pub fn new(language: Language) -> Analyzer {
+        Analyzer::with_version(language, ANALYZER_VERSION)
+    }
+
+    /// The analyzer of `language` as per-language analyzer `version` (2 or later) defines it.
+    pub fn with_version(language: Language, version: u32) -> Analyzer {
         let words = stop_words::lookup(language.code()).unwrap_or(&[]);
+        let kept: &[&str] = if version > FIRST_PER_LANGUAGE_ANALYZER_VERSION {
+            KEPT_STOPWORDS
+                .iter()
+                .find(|(l, _)| *l == language)
+                .map_or(&[], |(_, words)| *words)
+        } else {
+            &[]
+        };
         let stopwords = words
             .iter()
+            .filter(|w| !kept.contains(w))
             .map(|w| {
                 let lower = w.to_lowercase();
                 if language.folds_accents() {
@@ -447,6 +479,7 @@ impl Analyzer {
             .collect();
         Analyzer {
             language: Some(language),
+            version,
             stemmer: Stemmer::create(language.entry().2),
             stopwords,
         }
@@ -458,15 +491,33 @@ impl Analyzer {
     pub fn legacy() -> Analyzer {
         Analyzer {
             language: None,
+            version: LEGACY_ANALYZER_VERSION,
             stemmer: Stemmer::create(Algorithm::English),
             stopwords: LEGACY_STOPWORDS.iter().map(|w| w.to_string()).collect(),
         }
     }
 
-    /// The shared analyzer of `language`.
+    /// The shared analyzer of `language` ([`ANALYZER_VERSION`]).
     pub fn shared(language: Language) -> &'static Analyzer {
-        static ANALYZERS: OnceLock<Vec<Analyzer>> = OnceLock::new();
-        let all = ANALYZERS.get_or_init(|| Language::all().map(Analyzer::new).collect());
+        Analyzer::shared_version(language, ANALYZER_VERSION)
+    }
+
+    /// The shared analyzer that reads `language` in an index written with analyzer
+    /// `version`: the legacy English one for version 1, version 2's for version 2, the
+    /// current one otherwise.
+    pub fn shared_version(language: Language, version: u32) -> &'static Analyzer {
+        static FIRST: OnceLock<Vec<Analyzer>> = OnceLock::new();
+        static CURRENT: OnceLock<Vec<Analyzer>> = OnceLock::new();
+        let (cell, version) = match version {
+            LEGACY_ANALYZER_VERSION => return Analyzer::shared_legacy(),
+            FIRST_PER_LANGUAGE_ANALYZER_VERSION => (&FIRST, version),
+            _ => (&CURRENT, ANALYZER_VERSION),
+        };
+        let all = cell.get_or_init(|| {
+            Language::all()
+                .map(|l| Analyzer::with_version(l, version))
+                .collect()
+        });
         &all[language as usize]
     }
 
@@ -479,6 +530,11 @@ impl Analyzer {
     /// The language it analyses (`None` for the legacy analyzer).
     pub fn language(&self) -> Option<Language> {
         self.language
+    }
+
+    /// The analyzer version it implements.
+    pub fn version(&self) -> u32 {
+        self.version
     }
 
     /// The words of `text` as this analyzer splits them.
@@ -577,7 +633,7 @@ pub struct QueryAnalysis {
 /// assert_eq!(query.languages, both);
 /// ```
 pub fn analyze_query(query: &str, version: u32, present: &[Language]) -> QueryAnalysis {
-    if version < ANALYZER_VERSION {
+    if version < FIRST_PER_LANGUAGE_ANALYZER_VERSION {
         let analyzer = Analyzer::shared_legacy();
         let distinct: BTreeSet<String> = analyzer.terms(query).into_iter().collect();
         return QueryAnalysis {
@@ -593,7 +649,10 @@ pub fn analyze_query(query: &str, version: u32, present: &[Language]) -> QueryAn
             _ => several.to_vec(),
         },
     };
-    let analyzers: Vec<&Analyzer> = languages.iter().map(|l| Analyzer::shared(*l)).collect();
+    let analyzers: Vec<&Analyzer> = languages
+        .iter()
+        .map(|l| Analyzer::shared_version(*l, version))
+        .collect();
     let mut seen = HashSet::new();
     let mut groups = Vec::new();
     for word in composed_words(query) {

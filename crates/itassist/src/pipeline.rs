@@ -2,7 +2,8 @@
 //!
 //! Files are discovered (folders recursively, globs expanded), then a loader thread reads,
 //! hashes, parses and chunks them while the calling thread embeds the chunks and writes each
-//! document in its own transaction. Unchanged files (same size and mtime, or same content
+//! document in its own transaction. A document's chunks are embedded in batches of similar
+//! length (see [`crate::embed::batching`]), so little time goes to padding. Unchanged files (same size and mtime, or same content
 //! hash) cost no parsing or embedding. A file that fails is reported and never stops the
 //! others.
 
@@ -18,6 +19,7 @@ use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 use crate::chunk::Chunker;
+use crate::embed::batching::embed_by_length;
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::index::{Document, Index, NewDocument, StoredChunk};
@@ -748,32 +750,26 @@ impl Pipeline {
         progress: &dyn Fn(&IngestEvent) -> Flow,
     ) -> (FileReport, Duration) {
         let started = Instant::now();
-        let texts: Vec<&str> = prepared
-            .new
-            .chunks
-            .iter()
-            .map(|c| c.text.as_str())
-            .collect();
-        let mut vectors = Vec::with_capacity(texts.len());
-        let mut embedded = Ok(());
-        for batch in texts.chunks(self.batch_size) {
-            match self.embedder.embed(batch) {
-                Ok(v) => vectors.extend(v),
-                Err(e) => {
-                    embedded = Err(e);
-                    break;
-                }
-            }
-            // The document in flight is always finished: a stop request is honoured by the
-            // caller once it is written.
-            let _ = progress(&IngestEvent::Embedded {
-                path: &prepared.path,
-                chunks_done: vectors.len(),
-                chunks_total: texts.len(),
-                file_bytes: prepared.bytes,
-            });
-        }
-        let embedded = embedded.map(|()| vectors);
+        let chunks = &prepared.new.chunks;
+        let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
+        let lengths: Vec<u32> = chunks.iter().map(|c| c.tokens).collect();
+        // Batches of similar length (less padding); the vectors come back in chunk order.
+        let embedded = embed_by_length(
+            self.embedder.as_ref(),
+            &texts,
+            &lengths,
+            self.batch_size,
+            |done| {
+                // The document in flight is always finished: a stop request is honoured by
+                // the caller once it is written.
+                let _ = progress(&IngestEvent::Embedded {
+                    path: &prepared.path,
+                    chunks_done: done,
+                    chunks_total: texts.len(),
+                    file_bytes: prepared.bytes,
+                });
+            },
+        );
         let embedding_time = started.elapsed();
         let status = match embedded {
             Err(error) => FileStatus::Failed { error },
@@ -857,14 +853,14 @@ impl Ingestor for Pipeline {
     }
 
     fn ingest_bytes(&self, name: &str, bytes: &[u8]) -> Result<FileReport> {
-        self.ingest_upload(name, bytes, None)
+        self.ingest_upload(name, bytes, None, &|_| Flow::Continue(()))
     }
 
     fn replace_bytes(&self, id: u64, name: &str, bytes: &[u8]) -> Result<FileReport> {
         if self.index.document(id)?.is_none() {
             return Err(Error::DocumentNotFound { id: id.to_string() });
         }
-        self.ingest_upload(name, bytes, Some(id))
+        self.ingest_upload(name, bytes, Some(id), &|_| Flow::Continue(()))
     }
 }
 
@@ -961,11 +957,14 @@ impl Pipeline {
         format!("upload:{}/{display}", &sha256[..16.min(sha256.len())])
     }
 
-    fn ingest_upload(
+    /// Ingests (or, with `replacing`, replaces a document by) one upload, reporting the
+    /// embedding of its chunks to `progress` ([`IngestEvent::Embedded`]).
+    pub(crate) fn ingest_upload(
         &self,
         name: &str,
         bytes: &[u8],
         replacing: Option<u64>,
+        progress: &dyn Fn(&IngestEvent) -> Flow,
     ) -> Result<FileReport> {
         let display = crate::names::upload_name(name);
         let path = PathBuf::from(&display);
@@ -994,7 +993,7 @@ impl Pipeline {
         );
         let report = match work {
             Ok(Work::Done(report)) => report,
-            Ok(Work::Ready(prepared)) => self.commit(*prepared, &|_| Flow::Continue(())).0,
+            Ok(Work::Ready(prepared)) => self.commit(*prepared, progress).0,
             Err(error @ Error::DocumentNotFound { .. }) => return Err(error),
             Err(error) => FileReport {
                 path,

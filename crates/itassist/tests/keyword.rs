@@ -146,3 +146,46 @@ fn pages_in_scripts_with_combining_marks_ingest_and_are_searchable() {
     let hits = assistant.search("Thai character set", 3).unwrap();
     assert!(hits.iter().any(|p| p.name == "iso_8859-11.7"));
 }
+
+/// Spanish text found by the forms an administrator types: without accents, a verb for a
+/// noun, a plural for a singular, and `estado` (a stopword in NLTK's list, "state" here).
+#[test]
+fn spanish_passages_match_other_forms_of_their_words() {
+    let tmp = tempfile::tempdir().unwrap();
+    let notes = tmp.path().join("notas");
+    std::fs::create_dir_all(&notes).unwrap();
+    let write = |name: &str, text: &str| std::fs::write(notes.join(name), text).unwrap();
+    write(
+        "red.txt",
+        "La configuración de las interfaces de red se guarda en /etc/network/interfaces; \
+         después de cambiarla, reinicie el servicio networking para aplicarla.\n",
+    );
+    write(
+        "estado.txt",
+        "La orden aptitude-create-state-bundle guarda el estado actual de aptitude en un \
+         fichero comprimido, para adjuntarlo a un informe de fallo.\n",
+    );
+    write(
+        "contrasenas.txt",
+        "Las contraseñas cifradas de los usuarios se guardan en /etc/shadow, que solo puede \
+         leer el administrador.\n",
+    );
+    let assistant = assistant_with(&tmp.path().join("index"), RetrievalMode::Keyword);
+    assistant.ingest(&[&notes]).unwrap();
+    let cases = [
+        ("configuracion de red", "red.txt"),
+        ("configurar la red", "red.txt"),
+        ("CONFIGURACIONES interfaz", "red.txt"),
+        ("contrasena cifrada de un usuario", "contrasenas.txt"),
+        ("¿dónde se guarda la contraseña?", "contrasenas.txt"),
+        ("guardar el estado de aptitude", "estado.txt"),
+    ];
+    for (query, expected) in cases {
+        let found = assistant.search(query, 3).unwrap();
+        assert!(
+            found.first().is_some_and(|p| p.name == expected),
+            "{query}: {:?}",
+            found.iter().map(|p| &p.name).collect::<Vec<_>>()
+        );
+    }
+}

@@ -6,7 +6,10 @@ mod common;
 use std::path::Path;
 
 use itassist::config::RetrievalMode;
-use itassist::keyword::{Bm25, Language, ANALYZER_VERSION, LEGACY_ANALYZER_VERSION};
+use itassist::keyword::{
+    Analyzer, Bm25, Language, ANALYZER_VERSION, FIRST_PER_LANGUAGE_ANALYZER_VERSION,
+    LEGACY_ANALYZER_VERSION,
+};
 use itassist::{Assistant, Passage};
 
 fn assistant_with(dir: &Path, mode: RetrievalMode) -> Assistant {
@@ -252,5 +255,72 @@ fn an_index_written_before_languages_keeps_working_and_upgrades() {
     assert_eq!(
         index.rebuild_keyword_index(7).unwrap_err().code(),
         "invalid_input"
+    );
+}
+
+/// An index written by the first per-language analyzer (version 2, NLTK's stopword lists
+/// whole) keeps that analysis, for its queries and for documents added to it, until it is
+/// rebuilt; version 3 keeps `estado` ("state") as a term.
+#[test]
+fn a_version_2_index_keeps_its_analysis_until_it_is_rebuilt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("estado.txt");
+    std::fs::write(
+        &state,
+        "La orden aptitude-create-state-bundle guarda el estado actual de aptitude en un \
+         fichero comprimido, para adjuntarlo a un informe de fallo.\n",
+    )
+    .unwrap();
+    let other = tmp.path().join("buscar.txt");
+    std::fs::write(
+        &other,
+        "En aptitude, la orden de búsqueda encuentra paquetes por su nombre o su descripción.\n",
+    )
+    .unwrap();
+    let assistant = assistant_with(&tmp.path().join("index"), RetrievalMode::Keyword);
+    assistant.ingest(&[&state]).unwrap();
+    let index = assistant.index().clone();
+    let estado = Analyzer::shared(Language::Spanish).terms("estado");
+    assert_eq!(estado.len(), 1, "version 3 keeps `estado`");
+    assert!(
+        Analyzer::shared_version(Language::Spanish, FIRST_PER_LANGUAGE_ANALYZER_VERSION)
+            .terms("estado")
+            .is_empty()
+    );
+
+    index
+        .rebuild_keyword_index(FIRST_PER_LANGUAGE_ANALYZER_VERSION)
+        .unwrap();
+    // A document added to a version 2 index is written the version 2 way.
+    assistant.ingest(&[&other]).unwrap();
+    assert_eq!(
+        index.analyzer_version().unwrap(),
+        FIRST_PER_LANGUAGE_ANALYZER_VERSION
+    );
+    let query = index.keyword_query("estado de aptitude").unwrap();
+    assert!(
+        query.groups.iter().all(|g| !g.contains(&estado[0])),
+        "{query:?}"
+    );
+    assert!(index
+        .keyword_nearest("estado", 5, Bm25::default())
+        .unwrap()
+        .is_empty());
+
+    // Rebuilt with the current analyzer: `estado` is a term, and it finds its passage.
+    let rebuilt = index.rebuild_keyword_index(ANALYZER_VERSION).unwrap();
+    assert_eq!(rebuilt.documents, 2);
+    let query = index.keyword_query("estado de aptitude").unwrap();
+    assert!(
+        query.groups.iter().any(|g| g.contains(&estado[0])),
+        "{query:?}"
+    );
+    let found = assistant
+        .search("guardar el estado de aptitude", 2)
+        .unwrap();
+    assert!(
+        found[0].source.ends_with("estado.txt"),
+        "{:?}",
+        names(&found)
     );
 }

@@ -4,6 +4,7 @@
 //! [`ModelSpec`]: from fastembed's catalogue by name ([`catalogue`]), or from a local model
 //! directory's `itassist-model.json` ([`local`]). See `docs/models.md`.
 
+pub mod batching;
 pub mod catalogue;
 pub mod language;
 pub mod local;

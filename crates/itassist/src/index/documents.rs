@@ -89,6 +89,35 @@ pub struct NewDocument {
     pub vectors: Vec<Vec<f32>>,
 }
 
+/// Stores a chunk record, appended (full pages, as for vectors) when its id is the largest.
+fn put_chunk(
+    chunks: super::ChunksDb,
+    wtxn: &mut RwTxn<'_>,
+    chunk_id: u32,
+    chunk: &StoredChunk,
+) -> StorageResult<()> {
+    match chunks.put_with_flags(wtxn, heed::PutFlags::APPEND, &chunk_id, chunk) {
+        Err(heed::Error::Mdb(heed::MdbError::KeyExist)) => Ok(chunks.put(wtxn, &chunk_id, chunk)?),
+        other => Ok(other?),
+    }
+}
+
+/// Stores a chunk's vector. Chunk ids only grow, so the vector is appended at the end of the
+/// database when it can be: LMDB then fills each page (about twice as many vectors per page
+/// as inserts, which split full pages in half). When appending is not possible (another
+/// arroy index sorts after this one), it is inserted.
+pub(super) fn put_vector(
+    writer: &arroy::Writer<arroy::distances::Cosine>,
+    wtxn: &mut RwTxn<'_>,
+    chunk_id: u32,
+    vector: &[f32],
+) -> StorageResult<()> {
+    match writer.append_item(wtxn, chunk_id, vector) {
+        Err(arroy::Error::InvalidItemAppend) => Ok(writer.add_item(wtxn, chunk_id, vector)?),
+        other => Ok(other?),
+    }
+}
+
 fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -220,8 +249,8 @@ impl Index {
                 chunk.document_id = document.id;
                 let change = Change::Add(language);
                 self.change_postings(wtxn, change, (chunk_id, &chunk.text), &mut meta)?;
-                dbs.chunks.put(wtxn, &chunk_id, &chunk)?;
-                writer.add_item(wtxn, chunk_id, vector)?;
+                put_chunk(dbs.chunks, wtxn, chunk_id, &chunk)?;
+                put_vector(&writer, wtxn, chunk_id, vector)?;
             }
             dbs.documents.put(wtxn, &document.id, &document)?;
             dbs.sources.put(wtxn, &document.source, &document.id)?;

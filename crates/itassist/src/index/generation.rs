@@ -126,7 +126,7 @@ impl Generation {
             let chunks = self.index.dbs().chunks;
             for (id, vector) in items {
                 if chunks.get(wtxn, id)?.is_some() {
-                    writer.add_item(wtxn, *id, vector)?;
+                    super::documents::put_vector(&writer, wtxn, *id, vector)?;
                 }
             }
             Ok(())

@@ -6,7 +6,7 @@
 //! metadata record keeps the number of chunks and their total length, which is all BM25
 //! needs. Text analysis and the formula itself are in [`crate::keyword`].
 //!
-//! Each chunk is analysed in its own language (analyzer version 2): the language is kept
+//! Each chunk is analysed in its own language (analyzer versions 2 and 3): the language is kept
 //! under the key `0, "lang", chunk id` (no term starts with a 0 byte), so that removing the
 //! chunk analyses it the same way, and the metadata counts the chunks of each language.
 //! Indexes written with the legacy analyzer (version 1) have no such records: every chunk
@@ -21,7 +21,7 @@ use super::{sort_scored, Index, IndexMeta, META_KEY};
 use crate::error::{Error, Result};
 use crate::keyword::{
     analyze_query, chunk_language, detect, document_language, Analyzer, Bm25, Language,
-    QueryAnalysis, ANALYZER_VERSION, LEGACY_ANALYZER_VERSION,
+    QueryAnalysis, ANALYZER_VERSION, FIRST_PER_LANGUAGE_ANALYZER_VERSION, LEGACY_ANALYZER_VERSION,
 };
 
 /// What happens to a chunk's postings.
@@ -78,7 +78,7 @@ impl Index {
         meta: &mut IndexMeta,
     ) -> StorageResult<()> {
         let dbs = self.dbs();
-        let analyzer = if meta.analyzer_version < ANALYZER_VERSION {
+        let analyzer = if meta.analyzer_version < FIRST_PER_LANGUAGE_ANALYZER_VERSION {
             Analyzer::shared_legacy()
         } else {
             let key = language_key(chunk_id);
@@ -108,7 +108,7 @@ impl Index {
                     language
                 }
             };
-            Analyzer::shared(language)
+            Analyzer::shared_version(language, meta.analyzer_version)
         };
         let (frequencies, len) = analyzer.frequencies(text);
         for (term, tf) in &frequencies {
@@ -219,7 +219,7 @@ impl Index {
     }
 
     /// The analyzer version of the keyword index now (1: English only, written before
-    /// languages were recognised; 2: per language).
+    /// languages were recognised; 2 and 3: per language, see [`crate::keyword`]).
     pub fn analyzer_version(&self) -> Result<u32> {
         self.shared
             .read(|rtxn| Ok(self.shared.meta_in(rtxn)?.analyzer_version))
@@ -232,13 +232,13 @@ impl Index {
     }
 
     /// Rewrites the keyword index from the stored chunks with analyzer `version`
-    /// ([`ANALYZER_VERSION`] to upgrade an index written before languages were recognised;
+    /// ([`ANALYZER_VERSION`] to upgrade an index written by an older analyzer;
     /// [`LEGACY_ANALYZER_VERSION`] to compare with the old analysis). Nothing is
     /// re-embedded; it runs in one write transaction, so a failure leaves the old postings.
     pub fn rebuild_keyword_index(&self, version: u32) -> Result<KeywordRebuild> {
-        if version != ANALYZER_VERSION && version != LEGACY_ANALYZER_VERSION {
+        if !(LEGACY_ANALYZER_VERSION..=ANALYZER_VERSION).contains(&version) {
             return Err(Error::InvalidInput(format!(
-                "keyword analyzer version {version} does not exist: use {ANALYZER_VERSION} (per language) or {LEGACY_ANALYZER_VERSION} (English only)"
+                "keyword analyzer version {version} does not exist: use {ANALYZER_VERSION} (per language, current) or {LEGACY_ANALYZER_VERSION} (English only)"
             )));
         }
         self.shared.write(|wtxn| {
