@@ -56,12 +56,18 @@ def _renamed_model(tmp_path: Path, name: str) -> Path:
     return copy
 
 
-def test_reindex_swaps_the_model_and_keeps_the_same_assistant_working(tmp_path: Path) -> None:
+def _indexed_scp(tmp_path: Path) -> itassist.Assistant:
+    """An assistant over a fresh index holding scp(1)."""
     docs = tmp_path / "docs"
     docs.mkdir()
     shutil.copy(MAN / "scp.1", docs / "scp.1")
     a = itassist.Assistant(tmp_path / "index", model_dir=model_dir(), ocr=False)
     a.ingest(docs)
+    return a
+
+
+def test_reindex_swaps_the_model_and_keeps_the_same_assistant_working(tmp_path: Path) -> None:
+    a = _indexed_scp(tmp_path)
     old_model = a.config["embedding"]["model"]
     before = a.search("copy files to a remote host", k=1)
     # A second handle on the same directory, opened before the swap.
@@ -89,11 +95,7 @@ def test_reindex_swaps_the_model_and_keeps_the_same_assistant_working(tmp_path: 
 
 
 def test_reindex_stopped_by_progress_keeps_the_old_index(tmp_path: Path) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    shutil.copy(MAN / "scp.1", docs / "scp.1")
-    a = itassist.Assistant(tmp_path / "index", model_dir=model_dir(), ocr=False)
-    a.ingest(docs)
+    a = _indexed_scp(tmp_path)
     old_model = a.config["embedding"]["model"]
 
     def stop(done: int, total: int) -> None:

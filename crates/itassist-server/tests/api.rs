@@ -3,7 +3,9 @@
 //!
 //! Needs `ORT_DYLIB_PATH` and `ITASSIST_MODEL_DIR` (the default cache locations are tried).
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -12,6 +14,7 @@ use itassist_server::{hash_password, router, serve_listener, ServerConfig, Users
 use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use support::{closed_port_url, corpus, model_dir};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "correct horse battery staple";
@@ -23,35 +26,10 @@ fn binary() -> Vec<u8> {
     bytes
 }
 
-fn corpus(rel: &str) -> PathBuf {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/corpus"
-    ))
-    .join(rel)
-}
-
-fn model_dir() -> PathBuf {
-    std::env::var_os("ITASSIST_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/itassist/models/all-MiniLM-L6-v2")
-        })
-}
-
 fn users() -> Users {
     static HASH: OnceLock<String> = OnceLock::new();
     let hash = HASH.get_or_init(|| hash_password(PASSWORD).expect("hash"));
     Users::parse(&format!("{USER}:{hash}")).expect("users")
-}
-
-/// A port where nothing listens.
-fn closed_port_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
 }
 
 struct TestServer {

@@ -8,26 +8,19 @@
 //!
 //! Needs `ORT_DYLIB_PATH` and `ITASSIST_MODEL_DIR` (the default cache locations are tried).
 
-use std::path::PathBuf;
+mod support;
+
 use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};
 use itassist::{Assistant, Config};
 use itassist_server::{hash_password, router, serve_listener, ServerConfig, Users};
 use reqwest::StatusCode;
+use support::model_dir;
 
 const ATTEMPTS: usize = 1000;
 const CONCURRENCY: usize = 16;
 const ALLOWED_GROWTH_BYTES: u64 = 100 * 1000 * 1000;
-
-fn model_dir() -> PathBuf {
-    std::env::var_os("ITASSIST_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/itassist/models/all-MiniLM-L6-v2")
-        })
-}
 
 /// Resident set size of this process, from /proc.
 fn rss_bytes() -> u64 {

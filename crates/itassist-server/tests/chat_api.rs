@@ -2,43 +2,23 @@
 //! with Bearer API keys and Basic, OpenAI's error shape, and answers from a real llama-server
 //! (SmolLM2-135M, `bash scripts/provision-llama.sh`) over real corpus files.
 
+mod support;
+
 #[path = "../../itassist/tests/support/llama_server.rs"]
 mod llama_server;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use itassist::{Assistant, Backend, Config};
 use itassist_server::{hash_password, router, serve_listener, ApiKeys, ServerConfig, Users};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use support::{closed_port_url, corpus, model_dir};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "pw for the chat tests";
 const KEY: &str = "itk-0123456789abcdef0123456789abcdef";
-
-fn corpus(rel: &str) -> PathBuf {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/corpus"
-    ))
-    .join(rel)
-}
-
-fn model_dir() -> PathBuf {
-    std::env::var_os("ITASSIST_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/itassist/models/all-MiniLM-L6-v2")
-        })
-}
-
-fn closed_port_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    format!("http://127.0.0.1:{port}")
-}
 
 struct Server {
     url: String,

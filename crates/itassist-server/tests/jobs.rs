@@ -4,6 +4,8 @@
 //!
 //! Needs `ORT_DYLIB_PATH` and `ITASSIST_MODEL_DIR` (the default cache locations are tried).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -15,6 +17,7 @@ use itassist_server::{hash_password, run, ServeError, ServerConfig, Users};
 use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use support::{closed_port_url, corpus, model_dir};
 
 const ADMIN: &str = "alice";
 const USER: &str = "bob";
@@ -22,39 +25,14 @@ const PASSWORD: &str = "correct horse battery staple";
 /// Generous: the machine is shared with other builds.
 const DEADLINE: Duration = Duration::from_secs(600);
 
-fn corpus(rel: &str) -> PathBuf {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/corpus"
-    ))
-    .join(rel)
-}
-
 fn read_corpus(rel: &str) -> Vec<u8> {
     std::fs::read(corpus(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
-
-fn model_dir() -> PathBuf {
-    std::env::var_os("ITASSIST_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/itassist/models/all-MiniLM-L6-v2")
-        })
 }
 
 fn users() -> Users {
     static HASH: OnceLock<String> = OnceLock::new();
     let hash = HASH.get_or_init(|| hash_password(PASSWORD).expect("hash"));
     Users::parse(&format!("{ADMIN}:{hash} {USER}:{hash}")).expect("users")
-}
-
-/// A port where nothing listens (the chat-model server is not needed here).
-fn closed_port_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
 }
 
 fn config(data: &Path, model_dir: &Path) -> Config {
