@@ -60,6 +60,32 @@ fn conversation_id(id: i64) -> itassist::Result<u64> {
     u64::try_from(id).map_err(|_| itassist::Error::ConversationNotFound { id: id.to_string() })
 }
 
+/// Whether an `AbortSignal` given to a long operation has fired, read by the core's
+/// progress callbacks (which stop the operation with `Break`).
+#[derive(Clone, Default)]
+struct Aborted(Arc<AtomicBool>);
+
+impl Aborted {
+    /// Follows `signal` (never fires without one).
+    fn watch(signal: Option<AbortSignal>) -> Self {
+        let aborted = Aborted::default();
+        if let Some(signal) = signal {
+            let flag = aborted.0.clone();
+            signal.on_abort(move || flag.store(true, Ordering::Relaxed));
+        }
+        aborted
+    }
+
+    /// `Break` once the signal has fired.
+    fn flow(&self) -> itassist::Flow {
+        if self.0.load(Ordering::Relaxed) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+}
+
 /// Runs `work` on tokio's blocking pool and settles a promise with its result.
 fn blocking<'env, V, F>(env: &'env Env, work: F) -> napi::Result<PromiseRaw<'env, V>>
 where
@@ -166,19 +192,9 @@ impl Assistant {
             Either::A(one) => vec![one],
             Either::B(many) => many,
         };
-        let aborted = Arc::new(AtomicBool::new(false));
-        if let Some(signal) = signal {
-            let flag = aborted.clone();
-            signal.on_abort(move || flag.store(true, Ordering::Relaxed));
-        }
+        let aborted = Aborted::watch(signal);
         blocking(env, move || {
-            let stop_when_aborted = |_: &itassist::IngestEvent| {
-                if aborted.load(Ordering::Relaxed) {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            };
+            let stop_when_aborted = |_: &itassist::IngestEvent| aborted.flow();
             let report = inner.ingest_with_progress(&paths, &stop_when_aborted)?;
             if report.cancelled {
                 return Err(itassist::Error::Cancelled);
@@ -208,19 +224,9 @@ impl Assistant {
             Either::B(many) => many,
         };
         let options: itassist::sync::SyncOptions = options.unwrap_or_default().into();
-        let aborted = Arc::new(AtomicBool::new(false));
-        if let Some(signal) = signal {
-            let flag = aborted.clone();
-            signal.on_abort(move || flag.store(true, Ordering::Relaxed));
-        }
+        let aborted = Aborted::watch(signal);
         blocking(env, move || {
-            let stop_when_aborted = |_: &itassist::sync::SyncEvent| {
-                if aborted.load(Ordering::Relaxed) {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            };
+            let stop_when_aborted = |_: &itassist::sync::SyncEvent| aborted.flow();
             let report = inner.sync_with_progress(&paths, &options, &stop_when_aborted)?;
             if report.cancelled {
                 return Err(itassist::Error::Cancelled);
@@ -264,11 +270,7 @@ impl Assistant {
     ) -> napi::Result<PromiseRaw<'env, ReindexReport>> {
         let options = options.unwrap_or_default();
         let slot = self.core.clone();
-        let aborted = Arc::new(AtomicBool::new(false));
-        if let Some(signal) = signal {
-            let flag = aborted.clone();
-            signal.on_abort(move || flag.store(true, Ordering::Relaxed));
-        }
+        let aborted = Aborted::watch(signal);
         blocking(env, move || {
             let mut config = read_core(&slot).config().clone();
             itassist::ConfigOverrides {
@@ -277,13 +279,7 @@ impl Assistant {
                 ..Default::default()
             }
             .apply(&mut config)?;
-            let stop_when_aborted = |_: &itassist::ReindexEvent| {
-                if aborted.load(Ordering::Relaxed) {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            };
+            let stop_when_aborted = |_: &itassist::ReindexEvent| aborted.flow();
             let report = itassist::Assistant::reindex(&config, &stop_when_aborted)?;
             if report.cancelled {
                 return Err(itassist::Error::Cancelled);
