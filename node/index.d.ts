@@ -392,7 +392,10 @@ export interface IndexStats {
   embeddingModel: string
   /** Vector length. */
   dimensions: number
-  /** Whether the vector trees are up to date. */
+  /**
+   * Whether the vector search is up to date (false only while the trees of a collection
+   * large enough to use them are out of date; searches scan meanwhile).
+   */
   treesBuilt: boolean
 }
 

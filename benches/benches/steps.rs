@@ -217,14 +217,14 @@ fn bench_search(c: &mut Criterion) {
     group.bench_function("dense, exact scan (vector given)", |b| {
         b.iter(|| black_box(or_exit(index.exact_nearest_all(&vector, 10), "search")))
     });
-    let oversampling = config.retrieval.oversampling;
+    let mut trees = itassist::VectorSearch::from_config(&config.retrieval);
+    trees.scan_below = 0;
     group.bench_function("dense, arroy trees (vector given)", |b| {
-        b.iter(|| {
-            black_box(or_exit(
-                index.nearest(&vector, 10, 0, oversampling),
-                "search",
-            ))
-        })
+        b.iter(|| black_box(or_exit(index.nearest(&vector, 10, &trees), "search")))
+    });
+    let scan = itassist::VectorSearch::from_config(&config.retrieval);
+    group.bench_function("dense, vector scan (vector given)", |b| {
+        b.iter(|| black_box(or_exit(index.nearest(&vector, 10, &scan), "search")))
     });
     for mode in [
         RetrievalMode::Dense,

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 mod followups;
 mod micro;
 mod peer;
+mod scale;
 mod scifact;
 mod spanish;
 
@@ -140,6 +141,26 @@ enum Command {
         /// Print why each question missed by the per-language analysis was missed.
         #[arg(long)]
         explain: bool,
+    },
+    /// Search at 100,000 real chunks: the default hybrid search from query text, the query
+    /// embedding alone, and each way of searching the vectors with its recall against an
+    /// exact scan.
+    Scale {
+        /// The index folder; kept, so a second run only searches.
+        #[arg(long)]
+        index: PathBuf,
+        /// Folders and files to ingest into it first (files already in it are skipped).
+        #[arg(long)]
+        corpus: Vec<PathBuf>,
+        /// Most queries timed (SciFact's claims, then the Spanish questions).
+        #[arg(long, default_value_t = 600)]
+        queries: usize,
+        /// Where to write scale.json and scale.md.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Local embedding model directory [env: ITASSIST_MODEL_DIR].
+        #[arg(long)]
+        model_dir: Option<PathBuf>,
     },
     /// Collects the criterion micro-benchmarks into micro.json and micro.md.
     Micro {
@@ -516,9 +537,11 @@ fn run_ingest(options: IngestOptions) -> itassist::Result<()> {
             .map(|(id, _)| id)
             .collect();
         let started = Instant::now();
-        let found = tree
-            .index()
-            .nearest(&vector, 10, 0, tree_config.retrieval.oversampling)?;
+        let found = tree.index().nearest(
+            &vector,
+            10,
+            &itassist::VectorSearch::from_config(&tree_config.retrieval),
+        )?;
         tree_latencies.push(started.elapsed());
         hits += found.iter().filter(|(id, _)| exact.contains(id)).count();
         wanted += exact.len();
@@ -797,6 +820,30 @@ fn main() -> std::process::ExitCode {
                 }
             })
         }
+        Command::Scale {
+            index,
+            corpus,
+            queries,
+            out,
+            model_dir,
+        } => scale::run(scale::Options {
+            index,
+            corpus,
+            model_dir: model_dir
+                .or_else(|| std::env::var_os("ITASSIST_MODEL_DIR").map(PathBuf::from)),
+            scifact_queries: default_scifact().join("queries.jsonl"),
+            spanish_questions: Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("data/spanish-questions.json"),
+            queries,
+        })
+        .and_then(|figures| {
+            let md = scale::markdown(&figures);
+            println!("{md}");
+            match out {
+                Some(out) => write_outputs(&out, "scale", &figures, &md),
+                None => Ok(()),
+            }
+        }),
         Command::Micro { criterion, out } => micro::collect(&criterion).and_then(|results| {
             let markdown = micro::markdown(&results);
             println!("{markdown}");

@@ -285,7 +285,7 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
     let depth = 300;
     let mut dense = HashMap::new();
     for (q, v) in &query_vectors {
-        dense.insert(q.clone(), index.nearest(v, depth, usize::MAX, 1)?);
+        dense.insert(q.clone(), index.exact_nearest_all(v, depth)?);
     }
     type Rankings = HashMap<String, Vec<(u32, f32)>>;
     let keyword_rankings = |bm25: Bm25| -> Result<Rankings> {

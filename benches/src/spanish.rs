@@ -316,7 +316,7 @@ fn explain(
         &index.keyword_nearest(&question.question, DEEP, bm25)?,
     )?;
     let vector = assistant.embedder().embed_query(&question.question)?;
-    let dense = passages_for(index, &index.nearest(&vector, DEEP, usize::MAX, 1)?)?;
+    let dense = passages_for(index, &index.exact_nearest_all(&vector, DEEP)?)?;
     let short = |s: &str| s.rsplit("/spanish/").next().unwrap_or(s).to_string();
     for (name, ranking) in [("keyword", &keyword), ("dense", &dense)] {
         let first = ranking.iter().position(|p| is_right(&p.source, question));

@@ -361,7 +361,8 @@ pub struct IndexStats {
     pub embedding_model: String,
     /// Vector length.
     pub dimensions: u32,
-    /// Whether the vector trees are up to date.
+    /// Whether the vector search is up to date (false only while the trees of a collection
+    /// large enough to use them are out of date; searches scan meanwhile).
     pub trees_built: bool,
 }
 

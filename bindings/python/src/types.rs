@@ -509,7 +509,8 @@ impl IndexStats {
     fn dimensions(&self) -> usize {
         self.0.dimensions
     }
-    /// Whether the vector trees are up to date (otherwise searches scan exactly).
+    /// Whether the vector search is up to date (false only while the trees of a collection
+    /// large enough to use them are out of date; searches scan meanwhile).
     #[getter]
     fn trees_built(&self) -> bool {
         self.0.trees_built

@@ -84,6 +84,7 @@ impl Assistant {
             embedding_model: embedder.model_id().to_string(),
             dimensions: embedder.dimensions(),
             n_trees: config.retrieval.n_trees,
+            trees_above: config.retrieval.exact_search_below,
             chunk_max_tokens: chunker.max_tokens(),
             chunk_overlap_tokens: config.chunking.overlap_tokens,
             map_size: config.map_size,
@@ -670,6 +671,7 @@ impl Assistant {
         crate::reindex::reindex(
             &config.data_dir,
             config.map_size,
+            config.retrieval.exact_search_below,
             embedder,
             config.embedding.batch_size,
             progress,

@@ -258,9 +258,17 @@ pub struct RetrievalConfig {
     /// Longest query or question accepted, in bytes of UTF-8; a longer one is
     /// `invalid_input` (a query is a question, not a document).
     pub max_query_bytes: usize,
-    /// Collections with at most this many chunks are searched exactly (brute force); larger
-    /// ones through the arroy trees.
+    /// Collections with at most this many chunks are searched by the in-memory vector scan
+    /// (sign bits, then int8 codes, then the exact vectors; about 1 ms at 100,000 chunks);
+    /// larger ones through the arroy trees. The name is kept from when that scan was exact.
     pub exact_search_below: usize,
+    /// Vectors the scan shortlists by sign bits before re-ranking them by int8 codes (at
+    /// least 1% of the collection).
+    pub scan_shortlist: usize,
+    /// Of the shortlist, the scan re-scores `k` times this many exactly ...
+    pub scan_rescore_per_result: usize,
+    /// ... and at least this many.
+    pub scan_rescore_min: usize,
     /// arroy search oversampling factor (how many more tree nodes to visit than `top_k`).
     pub oversampling: usize,
     /// Number of arroy trees, fixed when the index is created.
@@ -355,7 +363,10 @@ impl Default for RetrievalConfig {
             top_k: 5,
             max_top_k: 1000,
             max_query_bytes: 16 * 1024,
-            exact_search_below: 50_000,
+            exact_search_below: 1_000_000,
+            scan_shortlist: 1_000,
+            scan_rescore_per_result: 4,
+            scan_rescore_min: 100,
             oversampling: 16,
             n_trees: 16,
             mode: RetrievalMode::default(),
@@ -495,6 +506,9 @@ impl Config {
         }
         if self.retrieval.n_trees == 0 || self.retrieval.oversampling == 0 {
             return invalid("n_trees and oversampling must be at least 1".into());
+        }
+        if self.retrieval.scan_shortlist == 0 || self.retrieval.scan_rescore_per_result == 0 {
+            return invalid("scan_shortlist and scan_rescore_per_result must be at least 1".into());
         }
         self.answer.validate()
     }

@@ -60,7 +60,7 @@ pub use embed::{Embedder, FastEmbedder};
 pub use error::{Error, ErrorKind, Result};
 pub use index::FailureRecord;
 pub use index::{Conversation, ConversationSummary, Turn};
-pub use index::{Document, Index, IndexStats};
+pub use index::{Document, Index, IndexStats, VectorSearch};
 pub use ingest::{Format, LoadNote, LoadOptions, LoadedDocument, NoteKind, Section};
 pub use ollama::{ChatBackend, ModelInfo, OllamaClient, OpenAiClient, PullProgress};
 pub use overrides::ConfigOverrides;

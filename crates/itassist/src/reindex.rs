@@ -71,16 +71,18 @@ fn secs<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, 
 }
 
 /// Re-embeds every chunk of the index in `data_dir` with `embedder` and makes the new vectors
-/// the active ones (see the module documentation). `batch_size` chunks are embedded per call.
+/// the active ones (see the module documentation). `batch_size` chunks are embedded per call;
+/// the trees are built only above `trees_above` chunks ([`crate::index::IndexSettings`]).
 pub fn reindex(
     data_dir: &Path,
     map_size: usize,
+    trees_above: usize,
     embedder: &dyn Embedder,
     batch_size: usize,
     progress: &dyn Fn(&ReindexEvent) -> Flow,
 ) -> Result<ReindexReport> {
     let started = Instant::now();
-    let index = Index::open_existing(data_dir, map_size)?;
+    let index = Index::open_existing(data_dir, map_size, trees_above)?;
     let previous = index.meta().clone();
     let mut report = ReindexReport {
         data_dir: index.data_dir().to_path_buf(),

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::embed::Embedder;
 use crate::error::Result;
-use crate::index::Index;
+use crate::index::{Index, VectorSearch};
 use crate::keyword::Bm25;
 
 /// A retrieved passage with where it came from.
@@ -62,43 +62,31 @@ pub trait Retriever: Send + Sync {
 pub struct DenseRetriever {
     index: Index,
     embedder: Arc<dyn Embedder>,
-    exact_below: usize,
-    oversampling: usize,
+    search: VectorSearch,
 }
 
 impl std::fmt::Debug for DenseRetriever {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DenseRetriever")
-            .field("exact_below", &self.exact_below)
-            .field("oversampling", &self.oversampling)
+            .field("search", &self.search)
             .finish()
     }
 }
 
 impl DenseRetriever {
-    /// A dense retriever over `index`, embedding queries with `embedder`.
-    ///
-    /// Collections of at most `exact_below` chunks are searched exactly; larger ones through
-    /// the arroy trees with `oversampling`.
-    pub fn new(
-        index: Index,
-        embedder: Arc<dyn Embedder>,
-        exact_below: usize,
-        oversampling: usize,
-    ) -> Self {
+    /// A dense retriever over `index`, embedding queries with `embedder` and searching the
+    /// vectors as `search` says.
+    pub fn new(index: Index, embedder: Arc<dyn Embedder>, search: VectorSearch) -> Self {
         DenseRetriever {
             index,
             embedder,
-            exact_below,
-            oversampling,
+            search,
         }
     }
 
     /// The `k` best passages for an already embedded query.
     pub fn retrieve_vector(&self, query: &[f32], k: usize) -> Result<Vec<Passage>> {
-        let hits = self
-            .index
-            .nearest(query, k, self.exact_below, self.oversampling)?;
+        let hits = self.index.nearest(query, k, &self.search)?;
         passages_for(&self.index, &hits)
     }
 }
@@ -274,12 +262,18 @@ pub fn fuse_rankings(
     out
 }
 
-impl Retriever for HybridRetriever {
-    fn retrieve(&self, query: &str, k: usize) -> Result<Vec<Passage>> {
+impl HybridRetriever {
+    /// The `k` best passages for `query`, whose embedding `vector` the caller already has
+    /// (what [`Retriever::retrieve`] does after embedding the query).
+    pub fn retrieve_with_vector(
+        &self,
+        query: &str,
+        vector: &[f32],
+        k: usize,
+    ) -> Result<Vec<Passage>> {
         let n = self.candidates.max(k);
-        let vector = self.dense.embedder.embed_query(query)?;
         let index = &self.dense.index;
-        let dense = index.nearest(&vector, n, self.dense.exact_below, self.dense.oversampling)?;
+        let dense = index.nearest(vector, n, &self.dense.search)?;
         let keyword = index.keyword_nearest(query, n, self.keyword.bm25)?;
         let mut fused = fuse_rankings(&dense, &keyword, self.rrf_k, self.keyword_weight);
         if self.document_weight != 0.0 {
@@ -300,31 +294,48 @@ impl Retriever for HybridRetriever {
     }
 }
 
+impl Retriever for HybridRetriever {
+    fn retrieve(&self, query: &str, k: usize) -> Result<Vec<Passage>> {
+        let vector = self.dense.embedder.embed_query(query)?;
+        self.retrieve_with_vector(query, &vector, k)
+    }
+}
+
+/// The hybrid retriever the configuration describes (whatever its `mode`).
+pub fn hybrid_retriever(
+    index: &Index,
+    embedder: &Arc<dyn Embedder>,
+    config: &crate::config::RetrievalConfig,
+) -> HybridRetriever {
+    HybridRetriever::new(
+        DenseRetriever::new(
+            index.clone(),
+            embedder.clone(),
+            VectorSearch::from_config(config),
+        ),
+        KeywordRetriever::new(index.clone(), config.bm25),
+        config.rrf_k,
+        config.keyword_weight,
+        config.fusion_candidates,
+    )
+    .with_document_weight(config.document_weight)
+}
+
 /// The retriever the configuration asks for.
 pub fn retriever_for(
     index: &Index,
     embedder: &Arc<dyn Embedder>,
     config: &crate::config::RetrievalConfig,
 ) -> Arc<dyn Retriever> {
-    let dense = DenseRetriever::new(
-        index.clone(),
-        embedder.clone(),
-        config.exact_search_below,
-        config.oversampling,
-    );
-    let keyword = KeywordRetriever::new(index.clone(), config.bm25);
     match config.mode {
-        crate::config::RetrievalMode::Dense => Arc::new(dense),
-        crate::config::RetrievalMode::Keyword => Arc::new(keyword),
-        crate::config::RetrievalMode::Hybrid => Arc::new(
-            HybridRetriever::new(
-                dense,
-                keyword,
-                config.rrf_k,
-                config.keyword_weight,
-                config.fusion_candidates,
-            )
-            .with_document_weight(config.document_weight),
-        ),
+        crate::config::RetrievalMode::Dense => Arc::new(DenseRetriever::new(
+            index.clone(),
+            embedder.clone(),
+            VectorSearch::from_config(config),
+        )),
+        crate::config::RetrievalMode::Keyword => {
+            Arc::new(KeywordRetriever::new(index.clone(), config.bm25))
+        }
+        crate::config::RetrievalMode::Hybrid => Arc::new(hybrid_retriever(index, embedder, config)),
     }
 }

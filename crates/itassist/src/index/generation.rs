@@ -29,8 +29,9 @@ pub struct Generation {
 
 impl Index {
     /// Opens an existing index whatever embedding model it records (a re-index is how its
-    /// model changes). Fails with `invalid_input` when `data_dir` holds no index.
-    pub fn open_existing(data_dir: &Path, map_size: usize) -> Result<Index> {
+    /// model changes); its trees are built only above `trees_above` chunks. Fails with
+    /// `invalid_input` when `data_dir` holds no index.
+    pub fn open_existing(data_dir: &Path, map_size: usize, trees_above: usize) -> Result<Index> {
         if !data_dir.join("data.mdb").exists() {
             return Err(Error::InvalidInput(format!(
                 "there is no index in {} to re-index: ingest documents first (`itassist ingest PATH`)",
@@ -42,7 +43,11 @@ impl Index {
             .map_err(|e| Error::io(data_dir, e))?;
         let shared = registry::shared(&canonical, map_size)?;
         let meta = shared.read(|rtxn| shared.meta_in(rtxn))?;
-        Ok(Index { shared, meta })
+        Ok(Index {
+            shared,
+            meta,
+            trees_above,
+        })
     }
 
     /// Starts a new generation of vectors of `model` (`dimensions` long) in the arroy index
@@ -135,9 +140,12 @@ impl Generation {
 
     /// Builds the generation's trees (searches go on meanwhile; writers wait).
     pub fn build(&self, n_trees: usize) -> Result<()> {
-        self.index
-            .shared
-            .write(|wtxn| build_writer(&self.writer(), wtxn, n_trees))
+        self.index.shared.write(|wtxn| {
+            if self.index.wants_trees(wtxn)? {
+                build_writer(&self.writer(), wtxn, n_trees)?;
+            }
+            Ok(())
+        })
     }
 
     /// Makes the generation the active one, in one write transaction: vectors of chunks
@@ -182,7 +190,9 @@ impl Generation {
                     writer.add_item(wtxn, *id, vector)?;
                 }
             }
-            build_writer(&writer, wtxn, meta.n_trees)?;
+            if self.index.wants_trees(wtxn)? {
+                build_writer(&writer, wtxn, meta.n_trees)?;
+            }
             let old = super::vectors::writer_of(dbs.vectors, &meta);
             meta.embedding_model = self.model.clone();
             meta.dimensions = self.dimensions;

@@ -29,6 +29,7 @@ mod failures;
 mod generation;
 mod postings;
 mod registry;
+mod scan;
 mod storage;
 mod vectors;
 
@@ -48,6 +49,7 @@ pub use documents::{Document, NewDocument, StoredChunk};
 pub use failures::FailureRecord;
 pub use generation::Generation;
 use storage::{open_error, StorageResult};
+pub use vectors::VectorSearch;
 
 /// Version of the on-disk layout.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -126,7 +128,10 @@ pub struct IndexStats {
     pub embedding_model: String,
     /// Vector length.
     pub dimensions: usize,
-    /// Whether the vector trees are up to date (otherwise searches scan exactly).
+    /// Whether the vector search is up to date: false only while a collection large enough
+    /// for the arroy trees (above `exact_search_below` chunks) has trees out of date; searches
+    /// then use the vector scan meanwhile. Smaller collections need no trees and are always
+    /// up to date.
     pub trees_built: bool,
 }
 
@@ -139,6 +144,9 @@ pub struct IndexSettings {
     pub dimensions: usize,
     /// Number of arroy trees for a new index.
     pub n_trees: usize,
+    /// The trees are built only for collections of more than this many chunks (smaller ones
+    /// are searched by the vector scan, which needs none).
+    pub trees_above: usize,
     /// Chunk size recorded in a new index.
     pub chunk_max_tokens: usize,
     /// Chunk overlap recorded in a new index.
@@ -167,6 +175,9 @@ struct Shared {
     map_size: usize,
     /// The `conversations` database, created on first use (see `conversations`).
     conversations: std::sync::OnceLock<conversations::ConversationsDb>,
+    /// The in-memory copy of the vectors that searches scan (see `scan`), made on the first
+    /// search and kept up to date by the searches after it.
+    scan: std::sync::RwLock<Option<scan::VectorScan>>,
 }
 
 impl Shared {
@@ -229,6 +240,7 @@ impl Shared {
             data_dir: canonical.to_path_buf(),
             map_size,
             conversations: std::sync::OnceLock::new(),
+            scan: std::sync::RwLock::new(None),
         })
     }
 
@@ -272,6 +284,8 @@ impl Shared {
 pub struct Index {
     shared: Arc<Shared>,
     meta: IndexMeta,
+    /// Trees are built only above this many chunks (see [`IndexSettings::trees_above`]).
+    trees_above: usize,
 }
 
 impl std::fmt::Debug for Index {
@@ -306,7 +320,11 @@ impl Index {
                 requested_dimensions: settings.dimensions,
             });
         }
-        let index = Index { shared, meta };
+        let index = Index {
+            shared,
+            meta,
+            trees_above: settings.trees_above,
+        };
         // Finish a tree build that a crash may have interrupted.
         index.build_trees()?;
         Ok(index)
@@ -347,7 +365,7 @@ impl Index {
             for entry in dbs.documents.iter(rtxn)? {
                 tokens += entry?.1.token_count;
             }
-            let trees_built = !self.writer().need_build(rtxn)?;
+            let trees_built = !(self.wants_trees(rtxn)? && self.writer().need_build(rtxn)?);
             Ok((
                 dbs.documents.len(rtxn)?,
                 dbs.chunks.len(rtxn)?,

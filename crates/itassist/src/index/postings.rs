@@ -156,10 +156,15 @@ impl Index {
             }
             let avg_len = meta.keyword_terms as f32 / meta.keyword_chunks as f32;
             let analysis = query_analysis(&meta, query);
-            let mut scores: HashMap<u32, f32> = HashMap::new();
+            // Scores accumulate in a slot per chunk id (ids are dense: faster than a hash map
+            // when common terms bring tens of thousands of postings), with the ids touched.
+            let mut scores = vec![f32::NAN; meta.next_chunk_id as usize];
+            let mut touched: Vec<u32> = Vec::new();
+            let mut group_best: HashMap<u32, f32> = HashMap::new();
             for group in &analysis.groups {
                 // A chunk scores the best term of the group: one word, counted once.
-                let mut best: HashMap<u32, f32> = HashMap::new();
+                group_best.clear();
+                let single = group.len() == 1;
                 for term in group {
                     let Some(df) = dbs.terms.get(rtxn, term)? else {
                         continue;
@@ -173,19 +178,48 @@ impl Index {
                             continue;
                         };
                         let weight = bm25.weight(idf, tf, len, avg_len);
-                        let slot = best.entry(chunk).or_default();
-                        *slot = slot.max(weight);
+                        if single {
+                            add_score(&mut scores, &mut touched, chunk, weight);
+                        } else {
+                            let slot = group_best.entry(chunk).or_default();
+                            *slot = slot.max(weight);
+                        }
                     }
                 }
-                for (chunk, weight) in best {
-                    *scores.entry(chunk).or_default() += weight;
+                for (chunk, weight) in group_best.drain() {
+                    add_score(&mut scores, &mut touched, chunk, weight);
                 }
             }
-            let mut scored: Vec<(u32, f32)> = scores.into_iter().collect();
+            let mut scored: Vec<(u32, f32)> = touched
+                .into_iter()
+                .map(|id| (id, scores[id as usize]))
+                .collect();
+            if scored.len() > k {
+                scored
+                    .select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                scored.truncate(k);
+            }
             sort_scored(&mut scored);
             scored.truncate(k);
             Ok(scored)
         })
+    }
+}
+
+/// Adds `weight` to chunk `id`'s score, noting the id the first time it scores.
+fn add_score(scores: &mut Vec<f32>, touched: &mut Vec<u32>, id: u32, weight: f32) {
+    let slot = id as usize;
+    if slot >= scores.len() {
+        // A posting of a chunk id the metadata does not count yet: not expected, but
+        // harmless.
+        scores.resize(slot + 1, f32::NAN);
+    }
+    if scores[slot].is_nan() {
+        // Not scored yet (NaN marks the untouched slots).
+        touched.push(id);
+        scores[slot] = weight;
+    } else {
+        scores[slot] += weight;
     }
 }
 
