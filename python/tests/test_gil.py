@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,16 @@ import itassist
 from conftest import MAN
 
 LONG_DOCS = [MAN / n for n in ["ssh.1", "ssh_config.5", "ssh-keygen.1", "sftp.1", "ssh-agent.1"]]
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_raises_keyboard_interrupt() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt, as in a terminal, even when the tests were started in
+    the background by a shell without job control: that shell ignores SIGINT in its children,
+    and Python then leaves it ignored instead of installing its handler."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 class Counter(threading.Thread):
