@@ -406,7 +406,9 @@ fn run_ingest(options: IngestOptions) -> itassist::Result<()> {
                 status_mib("VmRSS:"),
                 status_mib("VmHWM:")
             ),
-            IngestEvent::BuildingIndex => eprintln!("  building the vector trees ..."),
+            IngestEvent::BuildingIndex => {
+                eprintln!("  updating the vector index (trees only above exact_search_below) ...")
+            }
             _ => {}
         }
         std::ops::ControlFlow::Continue(())
