@@ -13,6 +13,7 @@
 #   bash scripts/bench.sh scifact-256  # not in "all": SciFact with 256-token chunks, the setting
 #                                    # itassist's 128-token default was chosen against
 #   bash scripts/bench.sh models     # SciFact and embedding speed, all-MiniLM-L6-v2 fp32 vs int8
+#   bash scripts/bench.sh ingest-int8  # the ingest figures of the 10 PDFs with the int8 model
 #   bash scripts/bench.sh followups  # recall@5 of follow-up questions (last turn, joined, weighted,
 #                                    # and the model rewrite with llama-server when provisioned)
 #   bash scripts/bench.sh spanish    # hit@5 of 54 Spanish questions over shared/corpus/spanish,
@@ -50,13 +51,22 @@ fi
 if [ "$what" = scifact-256 ]; then
   "$bench" scifact --chunk-tokens 256 --chunk-overlap 64 --skip-mteb --name scifact-256 --out "$out"
 fi
+if [ "$what" = all ] || [ "$what" = ingest-int8 ]; then
+  # The same PDFs with the int8 model, for the comparison in the models section.
+  int8_out="$(mktemp -d)"
+  "$bench" ingest --model all-MiniLM-L6-v2-int8 --out "$int8_out"
+  cp "$int8_out/ingest.json" "$out/ingest.int8.json"
+  cp "$int8_out/ingest.md" "$out/ingest.int8.md"
+  rm -rf "$int8_out"
+fi
 if [ "$what" = all ] || [ "$what" = models ]; then
   # all-MiniLM-L6-v2 fp32 and int8 (scripts/provision-models.sh), one after the other on SciFact.
   models="$ITASSIST_CACHE/models"
   raw="$ITASSIST_CACHE/bench-models"
   mkdir -p "$raw"
   for variant in all-MiniLM-L6-v2 all-MiniLM-L6-v2-int8; do
-    "$bench" scifact --model-dir "$models/$variant" --name "$variant" --out "$raw"
+    # Default settings only: the comparison needs no tuning grid (most of a run's time).
+    "$bench" scifact --model-dir "$models/$variant" --name "$variant" --skip-tuning --out "$raw"
   done
   python3 scripts/bench_models.py --out "$out" \
     "all-MiniLM-L6-v2 (fp32)=$raw/all-MiniLM-L6-v2.json" \
@@ -244,6 +254,23 @@ fi
     echo
     cat "$out/models.md"
     echo
+    if [ -f "$out/ingest.int8.md" ] && [ -f "$out/ingest.json" ]; then
+      echo "The 10 debdocs PDFs with each model (\`bash scripts/bench.sh ingest\` and"
+      echo "\`bash scripts/bench.sh ingest-int8\`, one after the other):"
+      echo
+      python3 - "$out/ingest.json" "$out/ingest.int8.json" <<'PY'
+import json, sys
+runs = [json.load(open(p)) for p in sys.argv[1:]]
+print("| model | ingest time | pipeline / pure embedding | peak RSS during ingest | first search after opening |")
+print("|---|---|---|---|---|")
+for r in runs:
+    first = r["open_seconds"] + r["first_search_ms"] / 1000
+    print(f"| {r['model']} | {r['ingest_seconds']:.1f} s | {100 * r['pipeline_to_pure_embedding_ratio']:.1f}% "
+          f"| {r['peak_rss_mib_during_ingest']:.0f} MiB | {first:.2f} s |")
+PY
+      echo
+    fi
+    if [ -f "$out/models.default.md" ]; then cat "$out/models.default.md"; echo; fi
   fi
   if [ -f "$out/followups.md" ]; then
     echo "## Follow-up questions in a conversation"

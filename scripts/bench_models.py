@@ -65,8 +65,9 @@ def main() -> int:
     if int8 is None:
         decision = "no int8 run"
     elif int8["within_tolerance"]:
-        decision = (f"int8 qualifies as the default: its hybrid nDCG@10 is {int8['hybrid_delta']:+.4f} "
-                    f"from fp32's (tolerance {TOLERANCE})")
+        decision = (f"int8 qualifies for the default on quality: its hybrid nDCG@10 is "
+                    f"{int8['hybrid_delta']:+.4f} from fp32's (tolerance {TOLERANCE}); whether it becomes "
+                    f"the default also depends on its ingest speed and memory on the PDFs (below)")
     else:
         decision = (f"fp32 stays the default: int8's hybrid nDCG@10 is {int8['hybrid_delta']:+.4f} "
                     f"from fp32's, outside the tolerance of {TOLERANCE}")

@@ -8,8 +8,9 @@
 #   - build on its own (cargo package's verification: the .crate unpacked and compiled with
 #     the locked dependencies), unless ITASSIST_PACKAGE_VERIFY=0.
 # The verification compiles the packaged crate as its own workspace, with the same dev-profile
-# settings as this one (dependencies at opt-level 2), in the shared target directory, so the
-# dependencies already built by `cargo test` are reused where their features agree.
+# settings as this one (dependencies at opt-level 2 without debug info), in the shared target
+# directory, so the dependencies already built by `cargo test` are reused where their features
+# agree.
 #
 #   bash scripts/check-package.sh
 set -euo pipefail
@@ -19,7 +20,8 @@ export ITASSIST_CACHE="${ITASSIST_CACHE:-$HOME/.cache/itassist}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ITASSIST_CACHE/target}"
 t0=$SECONDS
 # --allow-dirty: a working tree with uncommitted changes (CI's clean checkout needs none).
-args=(-p itassist --locked --offline --allow-dirty --config 'profile.dev.package."*".opt-level=2')
+args=(-p itassist --locked --offline --allow-dirty --config 'profile.dev.package."*".opt-level=2'
+  --config 'profile.dev.package."*".debug=false' --config 'profile.dev.debug="line-tables-only"')
 [ "${ITASSIST_PACKAGE_VERIFY:-1}" = 1 ] || args+=(--no-verify)
 
 files="$(cargo package "${args[@]}" --list 2>/dev/null)"

@@ -73,6 +73,9 @@ enum Command {
         /// Skip the whole-document (MTEB setting) dense run.
         #[arg(long)]
         skip_mteb: bool,
+        /// Skip tuning BM25 and the fusion on train (default settings only).
+        #[arg(long)]
+        skip_tuning: bool,
         /// The SciFact directory [default: ../shared/data/scifact].
         #[arg(long)]
         data: Option<PathBuf>,
@@ -747,6 +750,7 @@ fn main() -> std::process::ExitCode {
             chunk_tokens,
             chunk_overlap,
             skip_mteb,
+            skip_tuning,
             name,
             cache,
         } => {
@@ -756,6 +760,7 @@ fn main() -> std::process::ExitCode {
                 chunk_tokens,
                 chunk_overlap,
                 skip_mteb,
+                skip_tuning,
                 cache,
             };
             scifact::run(&data, options).and_then(|figures| {

@@ -157,6 +157,9 @@ pub struct Options {
     pub chunk_tokens: Option<usize>,
     pub chunk_overlap: Option<usize>,
     pub skip_mteb: bool,
+    /// Skip tuning BM25 and the fusion on train (and the two tuned rows): comparing embedding
+    /// models needs only the default settings, and the grid takes most of the run.
+    pub skip_tuning: bool,
     /// Keep the corpus files and the index here between runs.
     pub cache: Option<PathBuf>,
 }
@@ -167,6 +170,7 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
         chunk_tokens,
         chunk_overlap,
         skip_mteb,
+        skip_tuning,
         cache,
     } = options;
     let corpus = read_jsonl(&data.join("corpus.jsonl"))?;
@@ -332,8 +336,13 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
     let mut best = (defaults.bm25, 60.0f32, 1.0f32, 0.0f32, f64::MIN);
     let mut best_keyword = (defaults.bm25, f64::MIN);
     let mut tuned_keyword_runs = keyword_runs.clone();
-    for k1 in [0.9f32, 1.2, 1.5] {
-        for b in [0.3f32, 0.4, 0.5, 0.75] {
+    let (k1s, bs): (&[f32], &[f32]) = if skip_tuning {
+        (&[], &[])
+    } else {
+        (&[0.9, 1.2, 1.5], &[0.3, 0.4, 0.5, 0.75])
+    };
+    for &k1 in k1s {
+        for &b in bs {
             let bm25 = Bm25 { k1, b };
             eprintln!("scifact: tuning with BM25 k1 {k1} b {b} ...");
             let rankings = if bm25 == defaults.bm25 {
@@ -361,10 +370,12 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
         }
     }
     let (best_bm25, best_k, best_weight, best_document_weight, best_train) = best;
-    eprintln!(
-        "scifact: tuned on train: BM25 k1 {} b {}, rrf_k {best_k}, keyword_weight {best_weight}, document_weight {best_document_weight} (train nDCG@10 {best_train:.4})",
-        best_bm25.k1, best_bm25.b
-    );
+    if !skip_tuning {
+        eprintln!(
+            "scifact: tuned on train: BM25 k1 {} b {}, rrf_k {best_k}, keyword_weight {best_weight}, document_weight {best_document_weight} (train nDCG@10 {best_train:.4})",
+            best_bm25.k1, best_bm25.b
+        );
+    }
     let best_rankings = if best_bm25 == defaults.bm25 {
         keyword.clone()
     } else {
@@ -415,13 +426,6 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
         ),
         row(
             &format!(
-                "BM25 tuned on train (k1 {}, b {})",
-                best_keyword.0.k1, best_keyword.0.b
-            ),
-            &tuned_keyword_runs,
-        ),
-        row(
-            &format!(
                 "hybrid RRF, defaults (BM25 k1 {} b {}, k={}, keyword weight {}, document weight {})",
                 defaults.bm25.k1,
                 defaults.bm25.b,
@@ -431,14 +435,28 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
             ),
             &default_runs,
         ),
-        row(
-            &format!(
-                "hybrid RRF, tuned on train (BM25 k1 {} b {}, k={best_k}, keyword weight {best_weight}, document weight {best_document_weight})",
-                best_bm25.k1, best_bm25.b
-            ),
-            &hybrid_runs,
-        ),
     ]);
+    if !skip_tuning {
+        rows.insert(
+            rows.len() - 1,
+            row(
+                &format!(
+                    "BM25 tuned on train (k1 {}, b {})",
+                    best_keyword.0.k1, best_keyword.0.b
+                ),
+                &tuned_keyword_runs,
+            ),
+        );
+        rows.push(
+            row(
+                &format!(
+                    "hybrid RRF, tuned on train (BM25 k1 {} b {}, k={best_k}, keyword weight {best_weight}, document weight {best_document_weight})",
+                    best_bm25.k1, best_bm25.b
+                ),
+                &hybrid_runs,
+            ),
+        );
+    }
     Ok(ScifactFigures {
         documents: docs.len(),
         chunks: chunk_total,
@@ -448,7 +466,7 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
         hybrid_rrf_k: best_k,
         hybrid_keyword_weight: best_weight,
         hybrid_document_weight: best_document_weight,
-        hybrid_bm25: Some(best_bm25),
+        hybrid_bm25: (!skip_tuning).then_some(best_bm25),
         ingest_seconds,
         ingest_cached: report.totals.added == 0,
         mteb_embedding_seconds: mteb_seconds,

@@ -8,7 +8,8 @@
 //! - `hashes`: sha256 of the content -> document id;
 //! - `chunks`: chunk id -> [`StoredChunk`] (chunk ids are arroy item ids);
 //! - `vectors`: the arroy database (cosine distance, index 0);
-//! - `postings`: term + 0 + chunk id -> (term frequency, chunk length) for BM25;
+//! - `postings`: term + 0 + first chunk id -> a block of (chunk, term frequency, chunk length)
+//!   for BM25 (`posting_blocks`);
 //! - `terms`: term -> number of chunks holding it.
 //! - `failures`: source path -> [`FailureRecord`] of the file's last failed ingest (`failures`);
 //!   the active arroy index is `IndexMeta::vector_index` (`generation`: re-index).
@@ -27,6 +28,7 @@ mod conversations;
 mod documents;
 mod failures;
 mod generation;
+mod posting_blocks;
 mod postings;
 mod registry;
 mod scan;
@@ -105,6 +107,11 @@ pub struct IndexMeta {
     /// is analysed for when its own is uncertain.
     #[serde(default)]
     pub keyword_languages: std::collections::BTreeMap<String, u64>,
+    /// How the postings are laid out: 0, one record per term and chunk (indexes written
+    /// before blocks, read and written that way until their keyword index is rebuilt); 1,
+    /// blocks of postings (see `posting_blocks`).
+    #[serde(default)]
+    pub postings_format: u32,
 }
 
 fn legacy_analyzer_version() -> u32 {
@@ -422,6 +429,7 @@ fn init_meta(shared: &Shared, settings: &IndexSettings) -> Result<IndexMeta> {
             vector_index: 0,
             analyzer_version: crate::keyword::ANALYZER_VERSION,
             keyword_languages: Default::default(),
+            postings_format: posting_blocks::POSTINGS_FORMAT,
         };
         shared.dbs.meta.put(wtxn, META_KEY, &meta)?;
         Ok(meta)

@@ -1,8 +1,11 @@
 //! The keyword index: BM25 postings kept beside the chunks, in the same transactions.
 //!
-//! A posting's key is the term, a 0 byte and the chunk id (big-endian, so a term's postings
-//! are contiguous and ordered by chunk); its value is the term's frequency in the chunk and
-//! the chunk's length in terms. `terms` counts the chunks holding each term, and the
+//! A term's postings are blocks (postings format 1, `posting_blocks`) keyed by the term, a 0
+//! byte and the block's first chunk id (big-endian, so a term's blocks are contiguous and
+//! ordered by chunk); each posting holds the term's frequency in the chunk and the chunk's
+//! length in terms. Indexes written before blocks (format 0) hold one record per posting,
+//! under the same key with the posting's chunk id, and keep that layout until their keyword
+//! index is rebuilt ([`Index::rebuild_keyword_index`]). `terms` counts the chunks holding each term, and the
 //! metadata record keeps the number of chunks and their total length, which is all BM25
 //! needs. Text analysis and the formula itself are in [`crate::keyword`].
 //!
@@ -14,9 +17,11 @@
 
 use std::collections::HashMap;
 
-use heed::RwTxn;
+use heed::{RoTxn, RwTxn};
 
+use super::posting_blocks::{self, BlockReader, Insert, Posting, Removal, POSTINGS_FORMAT};
 use super::storage::StorageResult;
+use super::PostingsDb;
 use super::{sort_scored, Index, IndexMeta, META_KEY};
 use crate::error::{Error, Result};
 use crate::keyword::{
@@ -111,18 +116,32 @@ impl Index {
             Analyzer::shared_version(language, meta.analyzer_version)
         };
         let (frequencies, len) = analyzer.frequencies(text);
+        let blocks = meta.postings_format >= POSTINGS_FORMAT;
         for (term, tf) in &frequencies {
-            let key = posting_key(term, chunk_id);
-            let df = match change {
-                Change::Add(_) => {
+            let posting = Posting {
+                chunk: chunk_id,
+                tf: *tf,
+                len,
+            };
+            let changed = match (change, blocks) {
+                (Change::Add(_), true) => add_to_block(dbs.postings, wtxn, term, posting)?,
+                (Change::Remove, true) => remove_from_block(dbs.postings, wtxn, term, chunk_id)?,
+                (Change::Add(_), false) => {
+                    let key = posting_key(term, chunk_id);
                     dbs.postings.put(wtxn, &key, &posting_value(*tf, len))?;
-                    dbs.terms.get(wtxn, term)?.unwrap_or(0) + 1
+                    true
                 }
-                Change::Remove if dbs.postings.delete(wtxn, &key)? => {
+                (Change::Remove, false) => {
+                    dbs.postings.delete(wtxn, &posting_key(term, chunk_id))?
+                }
+            };
+            let df = match change {
+                Change::Add(_) if changed => dbs.terms.get(wtxn, term)?.unwrap_or(0) + 1,
+                Change::Remove if changed => {
                     dbs.terms.get(wtxn, term)?.unwrap_or(0).saturating_sub(1)
                 }
-                // Not indexed under this term: nothing to uncount.
-                Change::Remove => continue,
+                // Already counted, or not indexed under this term: nothing to count.
+                _ => continue,
             };
             if df > 0 {
                 dbs.terms.put(wtxn, term, &df)?;
@@ -170,21 +189,15 @@ impl Index {
                         continue;
                     };
                     let idf = bm25.idf(meta.keyword_chunks, df);
-                    for entry in dbs.postings.prefix_iter(rtxn, &posting_prefix(term))? {
-                        let (key, value) = entry?;
-                        let (Some(chunk), Some((tf, len))) =
-                            (posting_chunk(key), read_posting_value(value))
-                        else {
-                            continue;
-                        };
-                        let weight = bm25.weight(idf, tf, len, avg_len);
+                    for_each_posting(dbs.postings, rtxn, meta.postings_format, term, |p| {
+                        let weight = bm25.weight(idf, p.tf, p.len, avg_len);
                         if single {
-                            add_score(&mut scores, &mut touched, chunk, weight);
+                            add_score(&mut scores, &mut touched, p.chunk, weight);
                         } else {
-                            let slot = group_best.entry(chunk).or_default();
+                            let slot = group_best.entry(p.chunk).or_default();
                             *slot = slot.max(weight);
                         }
-                    }
+                    })?;
                 }
                 for (chunk, weight) in group_best.drain() {
                     add_score(&mut scores, &mut touched, chunk, weight);
@@ -284,6 +297,7 @@ impl Index {
             meta.keyword_terms = 0;
             meta.keyword_languages.clear();
             meta.analyzer_version = version;
+            meta.postings_format = POSTINGS_FORMAT;
             let mut documents = Vec::new();
             for entry in dbs.documents.iter(wtxn)? {
                 documents.push(entry?.1);
@@ -318,7 +332,108 @@ impl Index {
     }
 }
 
-/// The key of one posting: the term, a 0 byte, and the chunk id (big-endian).
+/// Calls `visit` with every posting of `term`, in chunk order, in either postings format.
+fn for_each_posting(
+    postings: PostingsDb,
+    rtxn: &RoTxn<'_>,
+    format: u32,
+    term: &str,
+    mut visit: impl FnMut(Posting),
+) -> StorageResult<()> {
+    for entry in postings.prefix_iter(rtxn, &posting_prefix(term))? {
+        let (key, value) = entry?;
+        let Some(first) = posting_chunk(key) else {
+            continue;
+        };
+        if format >= POSTINGS_FORMAT {
+            BlockReader::new(first, value).for_each(&mut visit);
+        } else if let Some((tf, len)) = read_posting_value(value) {
+            visit(Posting {
+                chunk: first,
+                tf,
+                len,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The block of `term` that holds (or would hold) chunk `chunk`: the one with the largest
+/// first chunk id not above it, as (first chunk id, encoded postings).
+fn block_at(
+    postings: PostingsDb,
+    wtxn: &RwTxn<'_>,
+    term: &str,
+    chunk: u32,
+) -> StorageResult<Option<(u32, Vec<u8>)>> {
+    let prefix = posting_prefix(term);
+    let found = postings.get_lower_than_or_equal_to(wtxn, &posting_key(term, chunk))?;
+    Ok(found.and_then(|(key, value)| {
+        let same_term = key.len() == prefix.len() + 4 && key.starts_with(&prefix);
+        Some((posting_chunk(key).filter(|_| same_term)?, value.to_vec()))
+    }))
+}
+
+/// Adds `posting` to `term`'s blocks; returns whether the chunk was not indexed under the
+/// term before.
+fn add_to_block(
+    postings: PostingsDb,
+    wtxn: &mut RwTxn<'_>,
+    term: &str,
+    posting: Posting,
+) -> StorageResult<bool> {
+    let Some((first, bytes)) = block_at(postings, wtxn, term, posting.chunk)? else {
+        // Before every block of the term (or its first posting): a block of its own.
+        let mut bytes = Vec::new();
+        posting_blocks::encode_block(&[posting], &mut bytes);
+        postings.put(wtxn, &posting_key(term, posting.chunk), &bytes)?;
+        return Ok(true);
+    };
+    let (write, added) = posting_blocks::insert(first, &bytes, posting);
+    match write {
+        Insert::Rewrite(bytes) => postings.put(wtxn, &posting_key(term, first), &bytes)?,
+        Insert::NewBlock(bytes) => postings.put(wtxn, &posting_key(term, posting.chunk), &bytes)?,
+        Insert::Split {
+            left,
+            right_first,
+            right,
+        } => {
+            postings.put(wtxn, &posting_key(term, first), &left)?;
+            postings.put(wtxn, &posting_key(term, right_first), &right)?;
+        }
+    }
+    Ok(added)
+}
+
+/// Removes chunk `chunk` from `term`'s blocks; returns whether it was there.
+fn remove_from_block(
+    postings: PostingsDb,
+    wtxn: &mut RwTxn<'_>,
+    term: &str,
+    chunk: u32,
+) -> StorageResult<bool> {
+    let Some((first, bytes)) = block_at(postings, wtxn, term, chunk)? else {
+        return Ok(false);
+    };
+    match posting_blocks::remove(first, &bytes, chunk) {
+        Removal::Absent => return Ok(false),
+        Removal::Empty => {
+            postings.delete(wtxn, &posting_key(term, first))?;
+        }
+        Removal::Rekey {
+            first: new_first,
+            bytes,
+        } => {
+            postings.delete(wtxn, &posting_key(term, first))?;
+            postings.put(wtxn, &posting_key(term, new_first), &bytes)?;
+        }
+        Removal::Rewrite(bytes) => postings.put(wtxn, &posting_key(term, first), &bytes)?,
+    }
+    Ok(true)
+}
+
+/// The key of one posting (format 0) or of the block starting at `chunk_id` (format 1): the
+/// term, a 0 byte, and the chunk id (big-endian).
 fn posting_key(term: &str, chunk_id: u32) -> Vec<u8> {
     let mut key = posting_prefix(term);
     key.extend_from_slice(&chunk_id.to_be_bytes());
@@ -339,7 +454,8 @@ fn posting_chunk(key: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(tail))
 }
 
-/// A posting's value: the term's frequency in the chunk and the chunk's length in terms.
+/// A posting's value in format 0: the term's frequency in the chunk and the chunk's length in
+/// terms.
 fn posting_value(tf: u32, len: u32) -> [u8; 8] {
     let mut value = [0u8; 8];
     value[..4].copy_from_slice(&tf.to_be_bytes());
@@ -357,6 +473,171 @@ fn read_posting_value(value: &[u8]) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::{Document, IndexSettings, NewDocument, StoredChunk};
+
+    const DIMENSIONS: usize = 4;
+
+    fn open(dir: &std::path::Path) -> Index {
+        let settings = IndexSettings {
+            embedding_model: "test".into(),
+            dimensions: DIMENSIONS,
+            n_trees: 1,
+            trees_above: usize::MAX,
+            chunk_max_tokens: 128,
+            chunk_overlap_tokens: 0,
+            map_size: 1 << 28,
+        };
+        Index::open(dir, &settings).unwrap()
+    }
+
+    /// Sets the postings format of an empty index, as an index written before blocks has.
+    fn set_format(index: &Index, format: u32) {
+        index
+            .shared
+            .write(|wtxn| {
+                let mut meta = index.shared.meta_in(wtxn)?;
+                meta.postings_format = format;
+                index.dbs().meta.put(wtxn, META_KEY, &meta)?;
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// Document `n`: one chunk per text, every chunk holding the word "server" (so that its
+    /// postings fill several blocks) and words of its own.
+    fn document(n: u64, chunks: usize) -> NewDocument {
+        let texts: Vec<String> = (0..chunks)
+            .map(|i| {
+                let repeat = if i % 3 == 0 { " server" } else { "" };
+                format!("server{repeat} restart host{n} unit{n}x{i} daemon{}", i % 5)
+            })
+            .collect();
+        NewDocument {
+            document: Document {
+                id: 0,
+                source: format!("doc{n}.txt"),
+                name: format!("doc{n}.txt"),
+                title: None,
+                format: crate::ingest::Format::Text,
+                media_type: "text/plain".into(),
+                sha256: format!("{n:064x}"),
+                size: 0,
+                modified: None,
+                page_count: None,
+                ocr_pages: Vec::new(),
+                first_chunk: 0,
+                chunk_count: 0,
+                token_count: 0,
+                ingested_at: 0,
+                notes: Vec::new(),
+            },
+            chunks: texts
+                .into_iter()
+                .enumerate()
+                .map(|(i, text)| StoredChunk {
+                    document_id: 0,
+                    ordinal: i as u32,
+                    span: (0, text.len()),
+                    text,
+                    page: None,
+                    section: None,
+                    tokens: 8,
+                })
+                .collect(),
+            vectors: vec![vec![0.5; DIMENSIONS]; chunks],
+        }
+    }
+
+    fn all_hits(index: &Index, query: &str) -> Vec<(u32, f32)> {
+        index
+            .keyword_nearest(query, 100_000, Bm25::default())
+            .unwrap()
+    }
+
+    /// Both formats give the same scores through adds, removals (including of a block's
+    /// first chunk) and replacements, and rebuilding turns a format-0 index into blocks.
+    #[test]
+    fn blocks_score_as_single_postings_did_through_writes_and_removals() {
+        let tmp = tempfile::tempdir().unwrap();
+        let blocks = open(&tmp.path().join("blocks"));
+        let single = open(&tmp.path().join("single"));
+        set_format(&single, posting_blocks::SINGLE_POSTINGS);
+        assert_eq!(
+            blocks
+                .shared
+                .read(|r| Ok(blocks.shared.meta_in(r)?.postings_format))
+                .unwrap(),
+            POSTINGS_FORMAT
+        );
+        let mut ids = Vec::new();
+        for n in 0..12 {
+            let b = blocks.write_document(document(n, 40), None).unwrap();
+            let s = single.write_document(document(n, 40), None).unwrap();
+            assert_eq!((b.id, b.first_chunk), (s.id, s.first_chunk));
+            ids.push(b.id);
+        }
+        // Removals at the start, inside and at the end of the blocks, then a replacement.
+        for id in [ids[0], ids[5], ids[11]] {
+            blocks.remove_document(id).unwrap();
+            single.remove_document(id).unwrap();
+        }
+        blocks
+            .write_document(document(99, 7), Some(ids[3]))
+            .unwrap();
+        single
+            .write_document(document(99, 7), Some(ids[3]))
+            .unwrap();
+
+        let server = all_hits(&blocks, "server");
+        assert_eq!(
+            server.len(),
+            (12 - 4) * 40 + 7,
+            "every remaining chunk has the term"
+        );
+        for query in [
+            "server",
+            "restart daemon3",
+            "host7 unit7x12",
+            "host0",
+            "host99",
+        ] {
+            assert_eq!(
+                all_hits(&blocks, query),
+                all_hits(&single, query),
+                "{query}"
+            );
+        }
+        assert!(all_hits(&blocks, "host0").is_empty());
+        let stored = blocks
+            .shared
+            .read(|rtxn| {
+                Ok(blocks
+                    .dbs()
+                    .postings
+                    .prefix_iter(rtxn, &posting_prefix("server"))?
+                    .count())
+            })
+            .unwrap();
+        assert!(
+            (2..40).contains(&stored),
+            "{stored} records hold the term's {} postings",
+            server.len()
+        );
+
+        // Rebuilding converts a format-0 index to blocks, with the same scores.
+        let before = all_hits(&single, "server");
+        single
+            .rebuild_keyword_index(crate::keyword::ANALYZER_VERSION)
+            .unwrap();
+        assert_eq!(
+            single
+                .shared
+                .read(|r| Ok(single.shared.meta_in(r)?.postings_format))
+                .unwrap(),
+            POSTINGS_FORMAT
+        );
+        assert_eq!(all_hits(&single, "server"), before);
+    }
 
     #[test]
     fn posting_keys_round_trip() {
