@@ -13,6 +13,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use itassist::index::POSTINGS_FORMAT;
+use itassist::keyword::ANALYZER_VERSION;
 use itassist::retrieve::hybrid_retriever;
 use itassist::{Assistant, Config, Error, IngestEvent, Result, VectorSearch};
 use serde::{Deserialize, Serialize};
@@ -153,6 +155,17 @@ pub fn run(options: Options) -> Result<ScaleFigures> {
             t.added, t.unchanged, t.failed
         );
         assistant.index().build_trees()?;
+    }
+
+    {
+        // The figures are for the keyword index as a new index holds it: one written by an
+        // older analyzer or postings format is rewritten first (nothing is re-embedded).
+        let assistant = Assistant::open(config.clone())?;
+        let meta = assistant.index().meta();
+        if meta.postings_format < POSTINGS_FORMAT || meta.analyzer_version < ANALYZER_VERSION {
+            eprintln!("scale: rewriting the keyword index in the current format");
+            assistant.index().rebuild_keyword_index(ANALYZER_VERSION)?;
+        }
     }
 
     let started = Instant::now();

@@ -50,6 +50,7 @@ pub use conversations::{Conversation, ConversationSummary, Turn};
 pub use documents::{Document, NewDocument, StoredChunk};
 pub use failures::FailureRecord;
 pub use generation::Generation;
+pub use posting_blocks::POSTINGS_FORMAT;
 use storage::{open_error, StorageResult};
 pub use vectors::VectorSearch;
 

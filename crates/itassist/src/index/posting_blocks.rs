@@ -16,8 +16,13 @@ use integer_encoding::VarInt;
 /// the frequency and the chunk's length as two big-endian `u32`s.
 #[cfg(test)]
 pub(super) const SINGLE_POSTINGS: u32 = 0;
-/// The current postings format: blocks (this module).
-pub(super) const POSTINGS_FORMAT: u32 = 1;
+/// The current postings format: blocks (this module). [`IndexMeta::postings_format`] records
+/// the format of an index; indexes of an older one are rewritten by
+/// [`Index::rebuild_keyword_index`].
+///
+/// [`IndexMeta::postings_format`]: super::IndexMeta::postings_format
+/// [`Index::rebuild_keyword_index`]: super::Index::rebuild_keyword_index
+pub const POSTINGS_FORMAT: u32 = 1;
 
 /// The largest encoded block, in bytes: about 120 to 160 postings. Small enough that several
 /// blocks share an LMDB page (4 KiB) and that appending a posting rewrites little; large enough
