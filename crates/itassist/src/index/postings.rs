@@ -5,9 +5,9 @@
 //! ordered by chunk); each posting holds the term's frequency in the chunk and the chunk's
 //! length in terms. Indexes written before blocks (format 0) hold one record per posting,
 //! under the same key with the posting's chunk id, and keep that layout until their keyword
-//! index is rebuilt ([`Index::rebuild_keyword_index`]). `terms` counts the chunks holding each term, and the
-//! metadata record keeps the number of chunks and their total length, which is all BM25
-//! needs. Text analysis and the formula itself are in [`crate::keyword`].
+//! index is rebuilt ([`Index::rebuild_keyword_index`]). `terms` counts the chunks holding
+//! each term, and the metadata record keeps the number of chunks and their total length,
+//! which is all BM25 needs. Text analysis and the formula itself are in [`crate::keyword`].
 //!
 //! Each chunk is analysed in its own language (analyzer versions 2 and 3): the language is kept
 //! under the key `0, "lang", chunk id` (no term starts with a 0 byte), so that removing the
