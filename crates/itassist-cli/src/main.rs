@@ -117,7 +117,8 @@ enum Command {
         retry_failed: bool,
     },
     /// Re-embed every stored chunk with another embedding model (no original files needed);
-    /// the old index answers until the new one is complete.
+    /// the old index answers until the new one is complete. A keyword index made by an older
+    /// itassist is rewritten in the current format too.
     Reindex {
         /// Embedding model (recorded in the index) [default: the configured one].
         #[arg(long, value_name = "MODEL")]

@@ -652,7 +652,8 @@ impl Assistant {
     /// ones are complete, and a crash or a cancel (`Break` from `progress`) leaves the old
     /// index intact. Afterwards the index records the new model: open it with `config`.
     /// Assistants opened before on the same directory answer `embedding_model_mismatch`
-    /// from then on and must be reopened.
+    /// from then on and must be reopened. A keyword index written by an older itassist
+    /// (older analyzer or postings layout) is rewritten in the current one as well.
     pub fn reindex(
         config: &Config,
         progress: &dyn Fn(&crate::reindex::ReindexEvent) -> Flow,

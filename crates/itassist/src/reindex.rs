@@ -2,6 +2,9 @@
 //! in the index (no original files needed), into a new generation of vectors that replaces
 //! the old one atomically (see `index::generation`). Searches keep answering from the old
 //! vectors until the new ones are complete; a crash or a cancel leaves the old index intact.
+//! A keyword index written by an older analyzer or postings layout is rewritten afterwards,
+//! from the stored text, so `itassist reindex` also upgrades an index made by an older
+//! itassist.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -10,7 +13,8 @@ use serde::Serialize;
 
 use crate::embed::Embedder;
 use crate::error::Result;
-use crate::index::{Generation, Index};
+use crate::index::{Generation, Index, POSTINGS_FORMAT};
+use crate::keyword::ANALYZER_VERSION;
 use crate::pipeline::Flow;
 
 /// Chunks read from the index per round (then embedded in batches of the embedder's size).
@@ -115,6 +119,11 @@ pub fn reindex(
     generation.build(previous.n_trees)?;
     let _ = progress(&ReindexEvent::Swapping);
     let meta = generation.activate(embedder)?;
+    // The keyword index is brought up to date too: one written by an older analyzer or in
+    // the older postings layout is analysed again from the stored text (nothing to embed).
+    if meta.analyzer_version < ANALYZER_VERSION || meta.postings_format < POSTINGS_FORMAT {
+        index.rebuild_keyword_index(ANALYZER_VERSION)?;
+    }
     report.model = meta.embedding_model;
     report.dimensions = meta.dimensions;
     report.elapsed = started.elapsed();

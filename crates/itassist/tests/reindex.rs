@@ -10,6 +10,8 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use common::{assistant, config, corpus_file, embedder, model_dir};
+use itassist::index::POSTINGS_FORMAT;
+use itassist::keyword::{ANALYZER_VERSION, LEGACY_ANALYZER_VERSION};
 use itassist::{Assistant, Config, Embedder, FastEmbedder, Index, ReindexEvent};
 
 const NEW_MODEL: &str = "minilm-short-window";
@@ -80,6 +82,11 @@ fn reindex_re_embeds_the_stored_text_and_swaps_atomically() {
         "{err}"
     );
 
+    // An index from an older itassist: its keyword index analysed as English only.
+    old.index()
+        .rebuild_keyword_index(LEGACY_ANALYZER_VERSION)
+        .unwrap();
+
     let searches = Cell::new(0);
     let rounds = Cell::new(0);
     let report = Assistant::reindex_with_embedder(&new_config(&data), &embedder, &|event| {
@@ -108,6 +115,9 @@ fn reindex_re_embeds_the_stored_text_and_swaps_atomically() {
         .unwrap()
         .unwrap();
     assert_eq!(meta.embedding_model, new_model);
+    // The re-index also upgraded the keyword index to the current analysis and layout.
+    assert_eq!(meta.analyzer_version, ANALYZER_VERSION);
+    assert_eq!(meta.postings_format, POSTINGS_FORMAT);
 
     // A handle opened before the swap says so instead of mixing vectors.
     let err = old.search("secure copy", 3).unwrap_err();
