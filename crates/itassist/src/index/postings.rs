@@ -477,7 +477,7 @@ mod tests {
 
     const DIMENSIONS: usize = 4;
 
-    fn open(dir: &std::path::Path) -> Index {
+    fn open(dir: &std::path::Path) -> Result<Index> {
         let settings = IndexSettings {
             embedding_model: "test".into(),
             dimensions: DIMENSIONS,
@@ -487,20 +487,24 @@ mod tests {
             chunk_overlap_tokens: 0,
             map_size: 1 << 28,
         };
-        Index::open(dir, &settings).unwrap()
+        Index::open(dir, &settings)
     }
 
     /// Sets the postings format of an empty index, as an index written before blocks has.
-    fn set_format(index: &Index, format: u32) {
+    fn set_format(index: &Index, format: u32) -> Result<()> {
+        index.shared.write(|wtxn| {
+            let mut meta = index.shared.meta_in(wtxn)?;
+            meta.postings_format = format;
+            index.dbs().meta.put(wtxn, META_KEY, &meta)?;
+            Ok(())
+        })
+    }
+
+    /// The postings format recorded in the index.
+    fn format_of(index: &Index) -> Result<u32> {
         index
             .shared
-            .write(|wtxn| {
-                let mut meta = index.shared.meta_in(wtxn)?;
-                meta.postings_format = format;
-                index.dbs().meta.put(wtxn, META_KEY, &meta)?;
-                Ok(())
-            })
-            .unwrap();
+            .read(|rtxn| Ok(index.shared.meta_in(rtxn)?.postings_format))
     }
 
     /// Document `n`: one chunk per text, every chunk holding the word "server" (so that its
@@ -548,47 +552,35 @@ mod tests {
         }
     }
 
-    fn all_hits(index: &Index, query: &str) -> Vec<(u32, f32)> {
-        index
-            .keyword_nearest(query, 100_000, Bm25::default())
-            .unwrap()
+    fn all_hits(index: &Index, query: &str) -> Result<Vec<(u32, f32)>> {
+        index.keyword_nearest(query, 100_000, Bm25::default())
     }
 
     /// Both formats give the same scores through adds, removals (including of a block's
     /// first chunk) and replacements, and rebuilding turns a format-0 index into blocks.
     #[test]
-    fn blocks_score_as_single_postings_did_through_writes_and_removals() {
-        let tmp = tempfile::tempdir().unwrap();
-        let blocks = open(&tmp.path().join("blocks"));
-        let single = open(&tmp.path().join("single"));
-        set_format(&single, posting_blocks::SINGLE_POSTINGS);
-        assert_eq!(
-            blocks
-                .shared
-                .read(|r| Ok(blocks.shared.meta_in(r)?.postings_format))
-                .unwrap(),
-            POSTINGS_FORMAT
-        );
+    fn blocks_score_as_single_postings_did_through_writes_and_removals() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        let blocks = open(&tmp.path().join("blocks"))?;
+        let single = open(&tmp.path().join("single"))?;
+        set_format(&single, posting_blocks::SINGLE_POSTINGS)?;
+        assert_eq!(format_of(&blocks)?, POSTINGS_FORMAT);
         let mut ids = Vec::new();
         for n in 0..12 {
-            let b = blocks.write_document(document(n, 40), None).unwrap();
-            let s = single.write_document(document(n, 40), None).unwrap();
+            let b = blocks.write_document(document(n, 40), None)?;
+            let s = single.write_document(document(n, 40), None)?;
             assert_eq!((b.id, b.first_chunk), (s.id, s.first_chunk));
             ids.push(b.id);
         }
         // Removals at the start, inside and at the end of the blocks, then a replacement.
         for id in [ids[0], ids[5], ids[11]] {
-            blocks.remove_document(id).unwrap();
-            single.remove_document(id).unwrap();
+            blocks.remove_document(id)?;
+            single.remove_document(id)?;
         }
-        blocks
-            .write_document(document(99, 7), Some(ids[3]))
-            .unwrap();
-        single
-            .write_document(document(99, 7), Some(ids[3]))
-            .unwrap();
+        blocks.write_document(document(99, 7), Some(ids[3]))?;
+        single.write_document(document(99, 7), Some(ids[3]))?;
 
-        let server = all_hits(&blocks, "server");
+        let server = all_hits(&blocks, "server")?;
         assert_eq!(
             server.len(),
             (12 - 4) * 40 + 7,
@@ -602,22 +594,19 @@ mod tests {
             "host99",
         ] {
             assert_eq!(
-                all_hits(&blocks, query),
-                all_hits(&single, query),
+                all_hits(&blocks, query)?,
+                all_hits(&single, query)?,
                 "{query}"
             );
         }
-        assert!(all_hits(&blocks, "host0").is_empty());
-        let stored = blocks
-            .shared
-            .read(|rtxn| {
-                Ok(blocks
-                    .dbs()
-                    .postings
-                    .prefix_iter(rtxn, &posting_prefix("server"))?
-                    .count())
-            })
-            .unwrap();
+        assert!(all_hits(&blocks, "host0")?.is_empty());
+        let stored = blocks.shared.read(|rtxn| {
+            Ok(blocks
+                .dbs()
+                .postings
+                .prefix_iter(rtxn, &posting_prefix("server"))?
+                .count())
+        })?;
         assert!(
             (2..40).contains(&stored),
             "{stored} records hold the term's {} postings",
@@ -625,18 +614,11 @@ mod tests {
         );
 
         // Rebuilding converts a format-0 index to blocks, with the same scores.
-        let before = all_hits(&single, "server");
-        single
-            .rebuild_keyword_index(crate::keyword::ANALYZER_VERSION)
-            .unwrap();
-        assert_eq!(
-            single
-                .shared
-                .read(|r| Ok(single.shared.meta_in(r)?.postings_format))
-                .unwrap(),
-            POSTINGS_FORMAT
-        );
-        assert_eq!(all_hits(&single, "server"), before);
+        let before = all_hits(&single, "server")?;
+        single.rebuild_keyword_index(crate::keyword::ANALYZER_VERSION)?;
+        assert_eq!(format_of(&single)?, POSTINGS_FORMAT);
+        assert_eq!(all_hits(&single, "server")?, before);
+        Ok(())
     }
 
     #[test]
