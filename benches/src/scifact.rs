@@ -38,10 +38,13 @@ pub struct ScifactFigures {
     pub test_queries: usize,
     pub train_queries: usize,
     pub rows: Vec<Row>,
-    pub hybrid_rrf_k: f32,
-    pub hybrid_keyword_weight: f32,
+    /// The hybrid settings tuned on train (`None` with `--skip-tuning`).
     #[serde(default)]
-    pub hybrid_document_weight: f32,
+    pub hybrid_rrf_k: Option<f32>,
+    #[serde(default)]
+    pub hybrid_keyword_weight: Option<f32>,
+    #[serde(default)]
+    pub hybrid_document_weight: Option<f32>,
     #[serde(default)]
     pub hybrid_bm25: Option<Bm25>,
     pub ingest_seconds: f64,
@@ -369,19 +372,6 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
             }
         }
     }
-    let (best_bm25, best_k, best_weight, best_document_weight, best_train) = best;
-    if !skip_tuning {
-        eprintln!(
-            "scifact: tuned on train: BM25 k1 {} b {}, rrf_k {best_k}, keyword_weight {best_weight}, document_weight {best_document_weight} (train nDCG@10 {best_train:.4})",
-            best_bm25.k1, best_bm25.b
-        );
-    }
-    let best_rankings = if best_bm25 == defaults.bm25 {
-        keyword.clone()
-    } else {
-        keyword_rankings(best_bm25)?
-    };
-    let hybrid_runs = fused_runs(&best_rankings, best_k, best_weight, best_document_weight);
     let default_runs = fused_runs(
         &keyword,
         defaults.rrf_k,
@@ -436,7 +426,19 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
             &default_runs,
         ),
     ]);
-    if !skip_tuning {
+    // The tuned rows: BM25 before the default hybrid row, the tuned hybrid last.
+    let tuned = (!skip_tuning).then_some(best);
+    if let Some((best_bm25, best_k, best_weight, best_document_weight, best_train)) = tuned {
+        eprintln!(
+            "scifact: tuned on train: BM25 k1 {} b {}, rrf_k {best_k}, keyword_weight {best_weight}, document_weight {best_document_weight} (train nDCG@10 {best_train:.4})",
+            best_bm25.k1, best_bm25.b
+        );
+        let best_rankings = if best_bm25 == defaults.bm25 {
+            keyword.clone()
+        } else {
+            keyword_rankings(best_bm25)?
+        };
+        let hybrid_runs = fused_runs(&best_rankings, best_k, best_weight, best_document_weight);
         rows.insert(
             rows.len() - 1,
             row(
@@ -447,15 +449,13 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
                 &tuned_keyword_runs,
             ),
         );
-        rows.push(
-            row(
-                &format!(
-                    "hybrid RRF, tuned on train (BM25 k1 {} b {}, k={best_k}, keyword weight {best_weight}, document weight {best_document_weight})",
-                    best_bm25.k1, best_bm25.b
-                ),
-                &hybrid_runs,
+        rows.push(row(
+            &format!(
+                "hybrid RRF, tuned on train (BM25 k1 {} b {}, k={best_k}, keyword weight {best_weight}, document weight {best_document_weight})",
+                best_bm25.k1, best_bm25.b
             ),
-        );
+            &hybrid_runs,
+        ));
     }
     Ok(ScifactFigures {
         documents: docs.len(),
@@ -463,10 +463,10 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
         test_queries: test.len(),
         train_queries: train.len(),
         rows,
-        hybrid_rrf_k: best_k,
-        hybrid_keyword_weight: best_weight,
-        hybrid_document_weight: best_document_weight,
-        hybrid_bm25: (!skip_tuning).then_some(best_bm25),
+        hybrid_rrf_k: tuned.map(|t| t.1),
+        hybrid_keyword_weight: tuned.map(|t| t.2),
+        hybrid_document_weight: tuned.map(|t| t.3),
+        hybrid_bm25: tuned.map(|t| t.0),
         ingest_seconds,
         ingest_cached: report.totals.added == 0,
         mteb_embedding_seconds: mteb_seconds,
