@@ -16,9 +16,13 @@ export ITASSIST_MODEL_DIR="${ITASSIST_MODEL_DIR:-$HOME/.cache/itassist/models/al
 
 if [ -z "${SKIP_RUST:-}" ]; then
   cargo test -p itassist-server
+  cargo build -p itassist-cli
+else
+  # scripts/test.sh has built every test target of the workspace, the `itassist` binary
+  # included, so the same command has nothing to rebuild. (`cargo build -p itassist-cli`
+  # would rebuild 16 crates, whose features differ without the workspace's tests.)
+  cargo test --workspace --no-run
 fi
-
-cargo build -p itassist-cli
 export ITASSIST_BIN="$CARGO_TARGET_DIR/debug/itassist"
 
 if [ ! -x /usr/bin/chromium ]; then

@@ -65,11 +65,28 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "Rust tests"
 cargo test --workspace --no-run 2>&1
-wait_for_llama
-cargo test --workspace 2>&1
+# The test binaries that start llama-server (they include tests/support/llama_server.rs) run
+# last, after wait_for_llama; every other test runs first, while llama-server's compile
+# finishes in the background on the CPU those tests leave idle.
+early=() late=()
+for file in crates/*/tests/*.rs benches/tests/*.rs; do
+  name="$(basename "$file" .rs)"
+  if grep -q '^mod llama_server;' "$file"; then late+=(--test "$name"); else early+=(--test "$name"); fi
+done
+[ "${#late[@]}" -gt 0 ] || { echo "test: no test starts llama-server; tests/support moved?" >&2; exit 1; }
+cargo test --workspace --lib --bins "${early[@]}" 2>&1
+cargo test --workspace --doc 2>&1
 
+# The steps that need no model server also run before waiting for it.
 step "crate package (cargo package -p itassist)"
 bash scripts/check-package.sh
+
+step "Docker files (scripts/check-docker.sh)"
+bash scripts/check-docker.sh
+
+step "Rust tests with llama-server"
+wait_for_llama
+cargo test --workspace "${late[@]}" 2>&1
 
 step "HTTP server in a real browser"
 SKIP_RUST=1 bash scripts/test-server.sh
@@ -79,9 +96,6 @@ bash scripts/test-python.sh
 
 step "Node package"
 bash scripts/test-node.sh
-
-step "Docker files (scripts/check-docker.sh)"
-bash scripts/check-docker.sh
 
 step "README main job in a fresh clone, no ../shared"
 # Nothing a user runs may name the test data beside the repository.
