@@ -48,6 +48,7 @@ pub mod prompt;
 pub mod reindex;
 pub mod retrieve;
 pub mod sync;
+mod thread_priority;
 pub mod watch;
 
 pub use answer::Warning;

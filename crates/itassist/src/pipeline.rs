@@ -892,10 +892,12 @@ impl Pipeline {
             report.totals.elapsed = started.elapsed();
             return Ok(report);
         }
-        // Parsing runs one document ahead of embedding, on its own thread.
+        // Parsing runs one document ahead of embedding, on its own thread, at a lower
+        // priority: it fills the gaps the embedding model leaves on the cores.
         let (sender, receiver) = mpsc::sync_channel::<(Work, u64)>(2);
         std::thread::scope(|scope| {
             scope.spawn(move || {
+                crate::thread_priority::lower_current_thread(crate::thread_priority::PARSER_NICE);
                 let mut pending = HashMap::new();
                 for item in found {
                     let work = match item {
