@@ -1,7 +1,9 @@
 //! Retrieval quality on BEIR SciFact: dense (MTEB setting and itassist's chunking), BM25 and
-//! hybrid, with nDCG@10, Recall@100 and MRR@10. BM25's k1 and b, the fusion's k and keyword
-//! weight and the document weight are tuned on the train split and reported on the test
-//! split. With `--cache DIR` the corpus files and the index stay in DIR, so a second run
+//! hybrid, with nDCG@10, Recall@100 and MRR@10. BM25's k1 and b, the fusion's k, keyword
+//! weight, document weight and depth (`fusion_candidates`) are tuned on the train split and
+//! reported on the test split. Hybrid rankings are fused as `HybridRetriever` fuses them: the
+//! top `fusion_candidates` of each list. With `--cache DIR` the corpus files and the index
+//! stay in DIR, so a second run
 //! skips the ingest (and its embeddings).
 
 use std::collections::{HashMap, HashSet};
@@ -45,6 +47,8 @@ pub struct ScifactFigures {
     pub hybrid_keyword_weight: Option<f32>,
     #[serde(default)]
     pub hybrid_document_weight: Option<f32>,
+    #[serde(default)]
+    pub hybrid_fusion_candidates: Option<usize>,
     #[serde(default)]
     pub hybrid_bm25: Option<Bm25>,
     pub ingest_seconds: f64,
@@ -110,6 +114,26 @@ pub fn evaluate(runs: &HashMap<String, Vec<String>>, qrels: &Qrels) -> Scores {
         ndcg_at_10: ndcg / n,
         recall_at_100: recall / n,
         mrr_at_10: mrr / n,
+    }
+}
+
+/// One setting of the fusion `HybridRetriever` runs (see `RetrievalConfig`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Fusion {
+    rrf_k: f32,
+    keyword_weight: f32,
+    document_weight: f32,
+    /// How deep each ranking is read before fusing (`fusion_candidates`).
+    candidates: usize,
+}
+
+impl std::fmt::Display for Fusion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "k={}, keyword weight {}, document weight {}, {} candidates",
+            self.rrf_k, self.keyword_weight, self.document_weight, self.candidates
+        )
     }
 }
 
@@ -318,25 +342,54 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
     let dense_runs = runs_of(&dense);
     let keyword_runs = runs_of(&keyword);
     let legacy_keyword_runs = runs_of(&legacy_keyword);
-    let fused_runs = |keyword: &Rankings,
-                      rrf_k: f32,
-                      weight: f32,
-                      document_weight: f32|
-     -> HashMap<String, Vec<String>> {
+    // The fusion as the product runs it: `HybridRetriever` fuses the top
+    // `fusion_candidates` of each list (or k, when k is larger). The head of a ranking, which
+    // nDCG@10 and MRR@10 read, comes from that; the tail, which Recall@100 also reads, from the
+    // fusion of the deep lists, as a caller asking for that many passages gets it.
+    let fused_head = |dense: &[(u32, f32)], keyword: &[(u32, f32)], f: Fusion| -> Vec<String> {
+        let d = &dense[..dense.len().min(f.candidates)];
+        let k = &keyword[..keyword.len().min(f.candidates)];
+        let fused = fuse_rankings(d, k, f.rrf_k, f.keyword_weight);
+        to_documents_weighted(&fused, &chunk_doc, &doc_number, f.document_weight)
+    };
+    let head_runs = |keyword: &Rankings, f: Fusion| -> HashMap<String, Vec<String>> {
         dense
             .iter()
             .map(|(q, d)| {
                 let k = keyword.get(q).map(Vec::as_slice).unwrap_or(&[]);
-                let fused = fuse_rankings(d, k, rrf_k, weight);
-                let ranked =
-                    to_documents_weighted(&fused, &chunk_doc, &doc_number, document_weight);
+                (q.clone(), fused_head(d, k, f))
+            })
+            .collect()
+    };
+    let fused_runs = |keyword: &Rankings, f: Fusion| -> HashMap<String, Vec<String>> {
+        dense
+            .iter()
+            .map(|(q, d)| {
+                let k = keyword.get(q).map(Vec::as_slice).unwrap_or(&[]);
+                let mut ranked = fused_head(d, k, f);
+                let deep = fused_head(
+                    d,
+                    k,
+                    Fusion {
+                        candidates: depth,
+                        ..f
+                    },
+                );
+                let seen: HashSet<String> = ranked.iter().cloned().collect();
+                ranked.extend(deep.into_iter().filter(|doc| !seen.contains(doc)));
                 (q.clone(), ranked)
             })
             .collect()
     };
 
-    // Tune BM25 and the fusion on train only.
-    let mut best = (defaults.bm25, 60.0f32, 1.0f32, 0.0f32, f64::MIN);
+    // Tune BM25 and the fusion on train only (the head is all nDCG@10 reads).
+    let defaults_fusion = Fusion {
+        rrf_k: defaults.rrf_k,
+        keyword_weight: defaults.keyword_weight,
+        document_weight: defaults.document_weight,
+        candidates: defaults.fusion_candidates,
+    };
+    let mut best = (defaults.bm25, defaults_fusion, f64::MIN);
     let mut best_keyword = (defaults.bm25, f64::MIN);
     let mut tuned_keyword_runs = keyword_runs.clone();
     let (k1s, bs): (&[f32], &[f32]) = if skip_tuning {
@@ -359,25 +412,27 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
                 best_keyword = (bm25, score);
                 tuned_keyword_runs = runs;
             }
-            for rrf_k in [2.0f32, 3.0, 5.0, 7.0, 10.0, 20.0] {
-                for weight in [0.8f32, 0.9, 1.0, 1.1, 1.25] {
-                    for document_weight in [0.0f32, 0.1, 0.2, 0.3, 0.4, 0.5] {
-                        let runs = fused_runs(&rankings, rrf_k, weight, document_weight);
-                        let score = evaluate(&runs, &train).ndcg_at_10;
-                        if score > best.4 {
-                            best = (bm25, rrf_k, weight, document_weight, score);
+            for candidates in [50usize, 100] {
+                for rrf_k in [2.0f32, 3.0, 5.0, 7.0, 10.0, 20.0] {
+                    for keyword_weight in [0.8f32, 0.9, 1.0, 1.1, 1.25] {
+                        for document_weight in [0.0f32, 0.1, 0.2, 0.3, 0.4, 0.5] {
+                            let f = Fusion {
+                                rrf_k,
+                                keyword_weight,
+                                document_weight,
+                                candidates,
+                            };
+                            let score = evaluate(&head_runs(&rankings, f), &train).ndcg_at_10;
+                            if score > best.2 {
+                                best = (bm25, f, score);
+                            }
                         }
                     }
                 }
             }
         }
     }
-    let default_runs = fused_runs(
-        &keyword,
-        defaults.rrf_k,
-        defaults.keyword_weight,
-        defaults.document_weight,
-    );
+    let default_runs = fused_runs(&keyword, defaults_fusion);
 
     let row = |name: &str, runs: &HashMap<String, Vec<String>>| Row {
         retriever: name.to_string(),
@@ -416,21 +471,17 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
         ),
         row(
             &format!(
-                "hybrid RRF, defaults (BM25 k1 {} b {}, k={}, keyword weight {}, document weight {})",
-                defaults.bm25.k1,
-                defaults.bm25.b,
-                defaults.rrf_k,
-                defaults.keyword_weight,
-                defaults.document_weight
+                "hybrid RRF, defaults (BM25 k1 {} b {}, {})",
+                defaults.bm25.k1, defaults.bm25.b, defaults_fusion
             ),
             &default_runs,
         ),
     ]);
     // The tuned rows: BM25 before the default hybrid row, the tuned hybrid last.
     let tuned = (!skip_tuning).then_some(best);
-    if let Some((best_bm25, best_k, best_weight, best_document_weight, best_train)) = tuned {
+    if let Some((best_bm25, best_fusion, best_train)) = tuned {
         eprintln!(
-            "scifact: tuned on train: BM25 k1 {} b {}, rrf_k {best_k}, keyword_weight {best_weight}, document_weight {best_document_weight} (train nDCG@10 {best_train:.4})",
+            "scifact: tuned on train: BM25 k1 {} b {}, {best_fusion} (train nDCG@10 {best_train:.4})",
             best_bm25.k1, best_bm25.b
         );
         let best_rankings = if best_bm25 == defaults.bm25 {
@@ -438,7 +489,7 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
         } else {
             keyword_rankings(best_bm25)?
         };
-        let hybrid_runs = fused_runs(&best_rankings, best_k, best_weight, best_document_weight);
+        let hybrid_runs = fused_runs(&best_rankings, best_fusion);
         rows.insert(
             rows.len() - 1,
             row(
@@ -451,7 +502,7 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
         );
         rows.push(row(
             &format!(
-                "hybrid RRF, tuned on train (BM25 k1 {} b {}, k={best_k}, keyword weight {best_weight}, document weight {best_document_weight})",
+                "hybrid RRF, tuned on train (BM25 k1 {} b {}, {best_fusion})",
                 best_bm25.k1, best_bm25.b
             ),
             &hybrid_runs,
@@ -463,9 +514,10 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
         test_queries: test.len(),
         train_queries: train.len(),
         rows,
-        hybrid_rrf_k: tuned.map(|t| t.1),
-        hybrid_keyword_weight: tuned.map(|t| t.2),
-        hybrid_document_weight: tuned.map(|t| t.3),
+        hybrid_rrf_k: tuned.map(|t| t.1.rrf_k),
+        hybrid_keyword_weight: tuned.map(|t| t.1.keyword_weight),
+        hybrid_document_weight: tuned.map(|t| t.1.document_weight),
+        hybrid_fusion_candidates: tuned.map(|t| t.1.candidates),
         hybrid_bm25: tuned.map(|t| t.0),
         ingest_seconds,
         ingest_cached: report.totals.added == 0,
