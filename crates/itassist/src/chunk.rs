@@ -47,6 +47,65 @@ impl ChunkSizer for TokenCounter<'_> {
     }
 }
 
+/// Token counts of the pieces of one section, from one tokenization of the whole section: a
+/// piece counts the section's tokens that overlap it.
+///
+/// Splitting a section asks for the size of many overlapping candidate pieces (a binary
+/// search per chunk, then another for its overlap); tokenizing every candidate anew made
+/// chunking the largest part of parsing. Pieces cut where the tokenizer splits words anyway
+/// (spaces, punctuation, line ends: what the splitter cuts at) count exactly what they
+/// would count alone. A piece cut inside a word (only a word longer than a chunk is) counts
+/// the section's tokens it overlaps, which can be fewer than its own: [`Chunker::chunk`]
+/// checks every chunk's own count and splits again, counting exactly, a chunk found too
+/// long. Pieces that are not slices of the section, and tokenizers whose offsets are out
+/// of order, are tokenized on their own.
+struct SectionTokens<'a> {
+    section: &'a str,
+    /// Byte offsets `(start, end)` of the section's tokens, in order; `None` when the
+    /// section's tokenization cannot be used (a piece is then tokenized on its own).
+    spans: Option<Vec<(usize, usize)>>,
+    counter: TokenCounter<'a>,
+}
+
+impl<'a> SectionTokens<'a> {
+    fn new(tokenizer: &'a Tokenizer, section: &'a str) -> Self {
+        let spans = tokenizer
+            .encode(section, false)
+            .ok()
+            .map(|encoding| encoding.get_offsets().to_vec())
+            .filter(|spans| {
+                spans
+                    .windows(2)
+                    .all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1)
+            });
+        SectionTokens {
+            section,
+            spans,
+            counter: TokenCounter(tokenizer),
+        }
+    }
+
+    /// The byte range of `piece` in the section, when it is a slice of it.
+    fn range_of(&self, piece: &str) -> Option<(usize, usize)> {
+        let start = (piece.as_ptr() as usize).checked_sub(self.section.as_ptr() as usize)?;
+        let end = start.checked_add(piece.len())?;
+        (end <= self.section.len()).then_some((start, end))
+    }
+}
+
+impl ChunkSizer for SectionTokens<'_> {
+    fn size(&self, piece: &str) -> usize {
+        match (&self.spans, self.range_of(piece)) {
+            (Some(spans), Some((start, end))) => {
+                let first = spans.partition_point(|&(_, token_end)| token_end <= start);
+                let last = spans.partition_point(|&(token_start, _)| token_start < end);
+                last.saturating_sub(first)
+            }
+            _ => self.counter.size(piece),
+        }
+    }
+}
+
 /// Splits documents into [`Chunk`]s no longer than the embedding model's window.
 #[derive(Debug, Clone)]
 pub struct Chunker {
@@ -94,34 +153,64 @@ impl Chunker {
         TokenCounter(&self.tokenizer).size(text)
     }
 
-    fn config(&self) -> Result<ChunkConfig<TokenCounter<'_>>> {
+    fn config<S: ChunkSizer>(&self, sizer: S) -> Result<ChunkConfig<S>> {
         ChunkConfig::new(self.max_tokens)
-            .with_sizer(TokenCounter(&self.tokenizer))
+            .with_sizer(sizer)
             .with_overlap(self.overlap_tokens)
             .map_err(|e| Error::InvalidInput(e.to_string()))
     }
 
     /// Splits a loaded document into chunks, in reading order.
     pub fn chunk(&self, document: &LoadedDocument) -> Result<Vec<Chunk>> {
+        self.chunk_sized(document, |section| {
+            SectionTokens::new(&self.tokenizer, section)
+        })
+    }
+
+    /// The pieces of `text`, with their byte offsets, sized by `sizer`.
+    fn split<'t, S: ChunkSizer>(
+        &self,
+        markdown: bool,
+        sizer: S,
+        text: &'t str,
+    ) -> Result<Vec<(usize, &'t str)>> {
+        let config = self.config(sizer)?;
+        Ok(if markdown {
+            MarkdownSplitter::new(config).chunk_indices(text).collect()
+        } else {
+            TextSplitter::new(config).chunk_indices(text).collect()
+        })
+    }
+
+    /// [`Chunker::chunk`] with the sizer `sizer_for` makes for each section's text.
+    fn chunk_sized<'a, S: ChunkSizer>(
+        &'a self,
+        document: &'a LoadedDocument,
+        sizer_for: impl Fn(&'a str) -> S,
+    ) -> Result<Vec<Chunk>> {
         let mut chunks = Vec::new();
         let mut offset = 0usize;
         let markdown = document.format == Format::Markdown;
-        let text_splitter = TextSplitter::new(self.config()?);
-        let markdown_splitter = MarkdownSplitter::new(self.config()?);
         for (index, section) in document.sections.iter().enumerate() {
             if index > 0 {
                 offset += SECTION_SEPARATOR.len();
             }
-            let pieces: Vec<(usize, &str)> = if markdown {
-                markdown_splitter.chunk_indices(&section.text).collect()
-            } else {
-                text_splitter.chunk_indices(&section.text).collect()
-            };
-            for (start, piece) in pieces {
+            let mut pieces = self.split(markdown, sizer_for(&section.text), &section.text)?;
+            pieces.reverse();
+            while let Some((start, piece)) = pieces.pop() {
                 if piece.trim().is_empty() {
                     continue;
                 }
                 let tokens = self.count_tokens(piece);
+                if tokens > self.max_tokens {
+                    // Sized short by the section's tokenization (a cut inside a word it saw
+                    // whole): split the piece again, counting each candidate on its own.
+                    let exact = self.split(markdown, TokenCounter(&self.tokenizer), piece)?;
+                    if exact.len() > 1 {
+                        pieces.extend(exact.into_iter().rev().map(|(s, p)| (start + s, p)));
+                        continue;
+                    }
+                }
                 chunks.push(Chunk {
                     ordinal: chunks.len() as u32,
                     text: piece.to_string(),
@@ -141,4 +230,113 @@ impl Chunker {
 pub fn document_text(document: &LoadedDocument) -> String {
     let parts: Vec<&str> = document.sections.iter().map(|s| s.text.as_str()).collect();
     parts.join(SECTION_SEPARATOR)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::ingest::{load_bytes, LoadOptions};
+
+    /// The tokenizer of the provisioned model, set up as the embedder sets it up.
+    fn tokenizer() -> Tokenizer {
+        let dir = std::env::var_os(crate::config::ENV_MODEL_DIR)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                Path::new(&std::env::var_os("HOME").unwrap_or_default())
+                    .join(".cache/itassist/models/all-MiniLM-L6-v2-int8")
+            });
+        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).unwrap_or_else(|e| {
+            panic!(
+                "no tokenizer in {}: run `bash scripts/setup.sh` ({e})",
+                dir.display()
+            )
+        });
+        tokenizer.with_truncation(None).expect("no truncation");
+        tokenizer.with_padding(None);
+        tokenizer
+    }
+
+    fn corpus_document(relative: &str) -> LoadedDocument {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/corpus")
+            .join(relative);
+        let bytes =
+            std::fs::read(&path).unwrap_or_else(|e| panic!("corpus file {}: {e}", path.display()));
+        load_bytes(&path, &bytes, &LoadOptions::default()).expect("load")
+    }
+
+    #[test]
+    fn counting_from_the_section_gives_the_chunks_of_counting_each_piece() {
+        let tokenizer = tokenizer();
+        let config = ChunkingConfig::default();
+        let chunker = Chunker::new(tokenizer, &config, 256).expect("chunker");
+        for file in [
+            "debdocs/man/openssh/ssh_config.5",
+            "debdocs/pdf/refcard-en-a4.pdf",
+            "debdocs/markdown/nodejs-api/assert.md",
+            "spanish/debian-reference-es/ch01.es.html",
+        ] {
+            let document = corpus_document(file);
+            let fast = chunker.chunk(&document).expect("chunk");
+            let exact = chunker
+                .chunk_sized(&document, |_| TokenCounter(&chunker.tokenizer))
+                .expect("chunk");
+            assert!(fast.len() > 5, "{file}: {} chunks", fast.len());
+            assert_eq!(fast, exact, "{file}");
+        }
+    }
+
+    #[test]
+    fn pieces_are_counted_from_the_section_or_on_their_own() {
+        let tokenizer = tokenizer();
+        let section = "Configure unattended-upgrades, then restart the service.";
+        let sizer = SectionTokens::new(&tokenizer, section);
+        let alone = |text: &str| TokenCounter(&tokenizer).size(text);
+        assert_eq!(sizer.size(section), alone(section));
+        // Cut where words end: the same count as the piece alone.
+        assert_eq!(sizer.size(&section[..9]), alone("Configure"));
+        assert_eq!(sizer.size(&section[10..35]), alone(&section[10..35]));
+        // A string that is not a slice of the section is counted on its own.
+        let other = String::from("Configure");
+        assert_eq!(sizer.size(&other), alone(&other));
+    }
+
+    #[test]
+    fn a_word_longer_than_a_chunk_still_gives_chunks_within_the_limit() {
+        // One "word" of 3,000 characters: the tokenizer sees it whole as one unknown token,
+        // but its pieces alone are hundreds of tokens; every chunk must still fit.
+        let blob: String = (0..3000)
+            .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+            .collect();
+        let text = format!("The key is {blob} and nothing else.");
+        let section = crate::ingest::Section {
+            page: None,
+            heading: None,
+            text,
+        };
+        let document = LoadedDocument::new(Format::Text, None, vec![section]);
+        let chunker = Chunker::new(tokenizer(), &ChunkingConfig::default(), 256).expect("chunker");
+        let chunks = chunker.chunk(&document).expect("chunk");
+        assert!(chunks.len() > 3, "{} chunks", chunks.len());
+        for chunk in &chunks {
+            assert!(
+                chunk.tokens as usize <= chunker.max_tokens(),
+                "{} tokens",
+                chunk.tokens
+            );
+            assert_eq!(chunk.tokens as usize, chunker.count_tokens(&chunk.text));
+        }
+        // Nothing is lost: the chunks cover the text from its start to its end.
+        assert!(chunks[0].text.starts_with("The key is"));
+        assert!(chunks[chunks.len() - 1].text.ends_with("nothing else."));
+        for pair in chunks.windows(2) {
+            assert!(
+                pair[1].span.0 <= pair[0].span.1 + 1,
+                "{:?}",
+                (pair[0].span, pair[1].span)
+            );
+        }
+    }
 }

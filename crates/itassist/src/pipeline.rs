@@ -300,6 +300,16 @@ struct Prepared {
     bytes: u64,
 }
 
+impl Prepared {
+    /// The report of a document that could not be committed.
+    fn failed(self, error: Error) -> FileReport {
+        FileReport {
+            path: self.path,
+            status: FileStatus::Failed { error },
+        }
+    }
+}
+
 // One value per file through a two-slot channel: boxing the report would buy nothing.
 #[allow(clippy::large_enum_variant)]
 enum Work {
@@ -749,6 +759,21 @@ impl Pipeline {
         mut prepared: Prepared,
         progress: &dyn Fn(&IngestEvent) -> Flow,
     ) -> (FileReport, Duration) {
+        let (embedded, embedding_time) = self.embed(&mut prepared, progress);
+        let report = match embedded {
+            Ok(()) => self.write(prepared),
+            Err(error) => prepared.failed(error),
+        };
+        (report, embedding_time)
+    }
+
+    /// Embeds a prepared document's chunks into `prepared.new.vectors`, batch by batch
+    /// (reporting each batch to `progress`); returns the time it took.
+    fn embed(
+        &self,
+        prepared: &mut Prepared,
+        progress: &dyn Fn(&IngestEvent) -> Flow,
+    ) -> (Result<()>, Duration) {
         let started = Instant::now();
         let chunks = &prepared.new.chunks;
         let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
@@ -770,30 +795,27 @@ impl Pipeline {
                 });
             },
         );
-        let embedding_time = started.elapsed();
-        let status = match embedded {
-            Err(error) => FileStatus::Failed { error },
-            Ok(vectors) => {
-                prepared.new.vectors = vectors;
-                match self.index.write_document(prepared.new, prepared.replaces) {
-                    Ok(document) => match prepared.replaces {
-                        Some(previous_id) => FileStatus::Replaced {
-                            document,
-                            previous_id,
-                        },
-                        None => FileStatus::Added { document },
-                    },
-                    Err(error) => FileStatus::Failed { error },
-                }
-            }
-        };
-        (
-            FileReport {
-                path: prepared.path,
-                status,
+        let result = embedded.map(|vectors| prepared.new.vectors = vectors);
+        (result, started.elapsed())
+    }
+
+    /// Writes an embedded document (its chunks, vectors and keyword postings) in one
+    /// transaction.
+    fn write(&self, prepared: Prepared) -> FileReport {
+        let status = match self.index.write_document(prepared.new, prepared.replaces) {
+            Ok(document) => match prepared.replaces {
+                Some(previous_id) => FileStatus::Replaced {
+                    document,
+                    previous_id,
+                },
+                None => FileStatus::Added { document },
             },
-            embedding_time,
-        )
+            Err(error) => FileStatus::Failed { error },
+        };
+        FileReport {
+            path: prepared.path,
+            status,
+        }
     }
 
     fn record(totals: &mut IngestTotals, report: &FileReport, bytes: u64) {
@@ -892,12 +914,22 @@ impl Pipeline {
             report.totals.elapsed = started.elapsed();
             return Ok(report);
         }
-        // Parsing runs one document ahead of embedding, on its own thread, at a lower
-        // priority: it fills the gaps the embedding model leaves on the cores.
+        // Three threads, one document apart: parsing runs ahead of embedding, and writing
+        // (keyword analysis and the LMDB transaction) runs behind it while the next document
+        // embeds. Parsing and writing run at a lower priority, in the gaps the embedding
+        // model leaves on the cores. A document's report is given once it is written, and
+        // the next one is handed to the writer only after that report was accepted, so a
+        // stop request still stops right after the document in flight.
         let (sender, receiver) = mpsc::sync_channel::<(Work, u64)>(2);
+        let (to_writer, writer_inbox) = mpsc::sync_channel::<(Prepared, u64)>(1);
+        let (written_sender, written) = mpsc::channel::<(FileReport, u64)>();
+        let mut embedding_time_total = Duration::ZERO;
+        let mut go_on = true;
         std::thread::scope(|scope| {
             scope.spawn(move || {
-                crate::thread_priority::lower_current_thread(crate::thread_priority::PARSER_NICE);
+                crate::thread_priority::lower_current_thread(
+                    crate::thread_priority::BACKGROUND_NICE,
+                );
                 let mut pending = HashMap::new();
                 for item in found {
                     let work = match item {
@@ -924,29 +956,86 @@ impl Pipeline {
                     }
                 }
             });
-            for (work, bytes) in receiver {
-                let file = match work {
-                    Work::Done(file) => file,
-                    Work::Ready(prepared) => {
-                        let (file, embedding_time) = self.commit(*prepared, progress);
-                        report.totals.embedding_time += embedding_time;
-                        file
+            scope.spawn(move || {
+                crate::thread_priority::lower_current_thread(
+                    crate::thread_priority::BACKGROUND_NICE,
+                );
+                for (prepared, bytes) in writer_inbox {
+                    if written_sender.send((self.write(prepared), bytes)).is_err() {
+                        break;
                     }
-                };
+                }
+            });
+            // Reports a finished file; false when `progress` asks to stop.
+            let mut finish = |file: FileReport, bytes: u64| -> bool {
                 Self::record(&mut report.totals, &file, bytes);
                 if let Err(e) = self.note_status(&file) {
                     tracing::warn!("cannot record the status of {}: {e}", file.path.display());
                 }
                 let flow = progress(&IngestEvent::File(&file));
                 report.files.push(file);
-                if flow.is_break() {
+                flow.is_continue()
+            };
+            // The report of the document being written, once it is.
+            let writing_done = |in_flight: &mut bool| {
+                if std::mem::take(in_flight) {
+                    written.recv().ok()
+                } else {
+                    None
+                }
+            };
+            let mut in_flight = false;
+            for (work, bytes) in receiver {
+                let done = match work {
+                    Work::Done(file) => Some(file),
+                    Work::Ready(mut prepared) => {
+                        let (embedded, embedding_time) = self.embed(&mut prepared, progress);
+                        embedding_time_total += embedding_time;
+                        match embedded {
+                            Ok(()) => {
+                                if let Some((file, bytes)) = writing_done(&mut in_flight) {
+                                    go_on = finish(file, bytes);
+                                }
+                                if !go_on {
+                                    // Embedded but not written: a stop keeps nothing of it.
+                                    break;
+                                }
+                                match to_writer.send((*prepared, bytes)) {
+                                    Ok(()) => in_flight = true,
+                                    Err(mpsc::SendError((prepared, bytes))) => {
+                                        let error = Error::Index {
+                                            reason: "the index writer thread stopped".into(),
+                                            source: None,
+                                        };
+                                        go_on = finish(prepared.failed(error), bytes);
+                                    }
+                                }
+                                None
+                            }
+                            Err(error) => Some(prepared.failed(error)),
+                        }
+                    }
+                };
+                if let Some(file) = done {
+                    // Reports stay in input order: the document being written comes first.
+                    if let Some((written_file, written_bytes)) = writing_done(&mut in_flight) {
+                        go_on = finish(written_file, written_bytes);
+                    }
+                    go_on = go_on && finish(file, bytes);
+                }
+                if !go_on {
                     // Dropping the receiver stops the loader thread at its next send; the
                     // document it may have parsed ahead is discarded, nothing of it written.
-                    report.cancelled = true;
                     break;
                 }
             }
+            drop(to_writer);
+            if let Some((file, bytes)) = writing_done(&mut in_flight) {
+                go_on = finish(file, bytes) && go_on;
+            }
         });
+        report.totals.embedding_time += embedding_time_total;
+        report.cancelled = !go_on;
         let _ = progress(&IngestEvent::BuildingIndex);
         self.index.build_trees()?;
         report.totals.elapsed = started.elapsed();

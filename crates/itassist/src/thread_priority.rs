@@ -2,15 +2,16 @@
 //! CPU time the embedding model leaves idle.
 //!
 //! During an ingest, ONNX Runtime runs each batch on every core, in steps that wait for each
-//! other; a parser thread at the same priority takes a core away in the middle of a step, and
-//! the whole step waits for it. At a lower priority the parser runs in the gaps between the
-//! model's steps and batches instead, and the model keeps both cores while it has work.
+//! other; a parser (or index writer) thread at the same priority takes a core away in the
+//! middle of a step, and the whole step waits for it. At a lower priority those threads run
+//! in the gaps between the model's steps and batches instead, and the model keeps both cores
+//! while it has work.
 //! Threads and processes the lowered thread starts (a man page's groff child) inherit its
 //! priority; that is part of parsing too.
 
-/// The `nice` value the ingest's parser thread runs at: below the embedding threads, but
-/// not the lowest, so that it still keeps ahead of them on a busy machine.
-pub(crate) const PARSER_NICE: i32 = 10;
+/// The `nice` value the ingest's parser and writer threads run at: below the embedding
+/// threads, but not the lowest, so that they still keep up with them on a busy machine.
+pub(crate) const BACKGROUND_NICE: i32 = 10;
 
 /// Sets the calling thread's `nice` value (Linux keeps one per thread). Best effort: a
 /// failure leaves the thread at its current priority and is logged at debug level.
@@ -24,7 +25,7 @@ pub(crate) fn lower_current_thread(nice: i32) {
     };
     if result != 0 {
         tracing::debug!(
-            "cannot lower the parser thread's priority: {}",
+            "cannot lower the thread's priority: {}",
             std::io::Error::last_os_error()
         );
     }
