@@ -20,7 +20,7 @@ ENV ITASSIST_CACHE=/opt/itassist
 # provision-models.sh prints ORT_DYLIB_PATH and ITASSIST_MODEL_DIR; copy what they name.
 RUN eval "$(bash scripts/provision-models.sh --print-env | sed 's/^/export /')" \
  && cp -L "$ORT_DYLIB_PATH" /opt/libonnxruntime.so \
- && cp -r "$ITASSIST_MODEL_DIR" /opt/all-MiniLM-L6-v2
+ && cp -r "$ITASSIST_MODEL_DIR" /opt/all-MiniLM-L6-v2-int8
 
 # ---- build --------------------------------------------------------------------------------
 FROM rust:1.92-bookworm AS builder
@@ -41,12 +41,12 @@ RUN apt-get update \
  && mkdir -p /data \
  && chown itassist:itassist /data
 COPY --from=models /opt/libonnxruntime.so /opt/itassist/lib/libonnxruntime.so
-COPY --from=models /opt/all-MiniLM-L6-v2 /opt/itassist/models/all-MiniLM-L6-v2
+COPY --from=models /opt/all-MiniLM-L6-v2-int8 /opt/itassist/models/all-MiniLM-L6-v2-int8
 COPY --from=builder /usr/local/bin/itassist /usr/local/bin/itassist
 COPY --chmod=755 scripts/docker-entrypoint.sh /usr/local/bin/itassist-entrypoint
 # ITASSIST_ADDR: `itassist serve --addr`; the rest are read by the core (crates/itassist/src).
 ENV ORT_DYLIB_PATH=/opt/itassist/lib/libonnxruntime.so \
-    ITASSIST_MODEL_DIR=/opt/itassist/models/all-MiniLM-L6-v2 \
+    ITASSIST_MODEL_DIR=/opt/itassist/models/all-MiniLM-L6-v2-int8 \
     ITASSIST_DATA_DIR=/data \
     ITASSIST_ADDR=0.0.0.0:8000 \
     OLLAMA_HOST=http://ollama:11434

@@ -232,7 +232,7 @@ export interface AssistantOptions {
   modelDir?: string
   /**
    * Embedding model id recorded in the index (a fastembed model code when downloaded).
-   * Default: the core's, `sentence-transformers/all-MiniLM-L6-v2`.
+   * Default: the core's, `all-MiniLM-L6-v2-int8` (an existing index keeps its own model).
    */
   embeddingModel?: string
   /**

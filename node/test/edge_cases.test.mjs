@@ -56,14 +56,14 @@ describe('errors carry their structured details', () => {
     const dataDir = options().dataDir
     const first = await Assistant.open({ dataDir })
     assert.ok(first.embeddingModel)
-    // The int8 variant (provisioned beside the fp32 model) over the same index: same
+    // The fp32 model (provisioned beside the default int8 one) over the same index: same
     // dimensions, other vectors, so the core refuses, naming both and the fix.
     const error = await rejectsWithCode(
-      Assistant.open({ dataDir, embeddingModel: 'all-MiniLM-L6-v2-int8' }),
+      Assistant.open({ dataDir, embeddingModel: 'all-MiniLM-L6-v2' }),
       'embedding_model_mismatch',
     )
     assert.equal(error.indexModel, first.embeddingModel)
-    assert.equal(error.requestedModel, 'sentence-transformers/all-MiniLM-L6-v2+int8')
+    assert.equal(error.requestedModel, 'sentence-transformers/all-MiniLM-L6-v2')
     assert.match(error.message, /itassist reindex --model/)
     assert.equal(typeof error.indexDimensions, 'number')
     assert.ok(error.dataDir.endsWith('data'))

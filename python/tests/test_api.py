@@ -104,14 +104,20 @@ def test_search(assistant: itassist.Assistant) -> None:
     assert len(assistant.search("ssh agent identities")) == 5
 
 
-def test_embed(assistant: itassist.Assistant) -> None:
-    vectors = assistant.embed(["The cat sits on the mat", "scp copies files between hosts"])
+def test_embed(assistant: itassist.Assistant, tmp_path: Path) -> None:
+    texts = ["The cat sits on the mat", "scp copies files between hosts"]
+    vectors = assistant.embed(texts)
     assert isinstance(vectors, np.ndarray)
     assert vectors.dtype == np.float32 and vectors.shape == (2, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
-    # The reference vector of all-MiniLM-L6-v2 (sentence-transformers).
+    # all-MiniLM-L6-v2 at fp32, chosen by name, gives sentence-transformers' reference
+    # vector; the default (int8) stays within a small angle of it.
+    fp32 = itassist.Assistant(tmp_path / "fp32", model_dir=model_dir(), embedding_model="all-MiniLM-L6-v2")
+    assert fp32.stats().embedding_model == "sentence-transformers/all-MiniLM-L6-v2"
+    reference = fp32.embed(texts)
     ref = [0.13489, -0.03206, -0.02034, 0.03590, -0.02833, 0.04150]
-    assert np.allclose(vectors[0, :6], ref, atol=2e-3)
+    assert np.allclose(reference[0, :6], ref, atol=2e-3)
+    assert np.all(np.sum(vectors * reference, axis=1) > 0.97)
     assert assistant.embed("one text").shape == (1, 384)
     assert assistant.embed([]).shape == (0, 384)
     with pytest.raises(TypeError):
@@ -131,7 +137,7 @@ def test_documents_document_stats(assistant: itassist.Assistant) -> None:
     stats = assistant.stats()
     assert stats.documents == 3 and stats.dimensions == 384
     assert stats.chunks == sum(d.chunk_count for d in docs)
-    assert stats.embedding_model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert stats.embedding_model == "sentence-transformers/all-MiniLM-L6-v2+int8"
     assert "IndexStats(documents=3" in repr(stats)
     assert stats.to_dict()["documents"] == 3
 

@@ -70,14 +70,14 @@ def test_errors_carry_their_details(tmp_path: Path) -> None:
             tmp_path / "index",
             model_dir=model_dir(),
             ocr=False,
-            # The int8 variant, provisioned beside the fp32 model: same dimensions, other
-            # vectors, so the index refuses it.
-            embedding_model="all-MiniLM-L6-v2-int8",
+            # The fp32 model, provisioned beside the default int8 one: same dimensions,
+            # other vectors, so the index refuses it.
+            embedding_model="all-MiniLM-L6-v2",
         )
     error = raised.value
     assert error.code == "embedding_model_mismatch"
     assert error.index_model == first.stats().embedding_model  # type: ignore[attr-defined]
-    assert error.requested_model == "sentence-transformers/all-MiniLM-L6-v2+int8"  # type: ignore[attr-defined]
+    assert error.requested_model == "sentence-transformers/all-MiniLM-L6-v2"  # type: ignore[attr-defined]
     assert "itassist reindex --model" in str(error)
     assert isinstance(error.index_dimensions, int)  # type: ignore[attr-defined]
 

@@ -109,10 +109,10 @@ def test_same_directory_twice_in_one_process(assistant: itassist.Assistant) -> N
 
 def test_embedding_model_mismatch(corpus: Path, tmp_path: Path) -> None:
     itassist.Assistant(tmp_path / "index", model_dir=model_dir(), lazy=True).stats()
-    # The int8 variant, provisioned beside the fp32 model: the index refuses its vectors and
-    # says how to move it to that model.
+    # The fp32 model, provisioned beside the default int8 one: the index refuses its vectors
+    # and says how to move it to that model.
     other = itassist.Assistant(
-        tmp_path / "index", model_dir=model_dir(), embedding_model="all-MiniLM-L6-v2-int8",
+        tmp_path / "index", model_dir=model_dir(), embedding_model="all-MiniLM-L6-v2",
         lazy=True,
     )
     with pytest.raises(itassist.EmbeddingModelMismatchError, match="itassist reindex --model"):

@@ -25,7 +25,7 @@ pub struct AssistantOptions {
     /// `ITASSIST_MODEL_DIR`.
     pub model_dir: Option<String>,
     /// Embedding model id recorded in the index (a fastembed model code when downloaded).
-    /// Default: the core's, `sentence-transformers/all-MiniLM-L6-v2`.
+    /// Default: the core's, `all-MiniLM-L6-v2-int8` (an existing index keeps its own model).
     pub embedding_model: Option<String>,
     /// Path of `libonnxruntime.so` (>= 1.24). Default: `ORT_DYLIB_PATH`, else the library of
     /// the `onnxruntime-node` package (found by the package's loader).

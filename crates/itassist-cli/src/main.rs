@@ -30,8 +30,9 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     model_dir: Option<PathBuf>,
 
-    /// Embedding model by name, e.g. all-MiniLM-L6-v2 (default), all-MiniLM-L6-v2-int8,
-    /// multilingual-e5-small (Spanish and other languages); see docs/models.md.
+    /// Embedding model by name, e.g. all-MiniLM-L6-v2-int8 (default; an existing index keeps
+    /// the model it was made with), all-MiniLM-L6-v2 (fp32), multilingual-e5-small (Spanish
+    /// and other languages); see docs/models.md.
     #[arg(long, global = true, value_name = "NAME")]
     embedding_model: Option<String>,
 

@@ -55,7 +55,7 @@ before(async () => {
   const hash = execFileSync(bin, ["serve", "--hash-password"], { input: PASSWORD + "\n" }).toString().trim();
   env = { ...process.env, ITASSIST_USERS: `${USER}:${hash}` };
   env.ORT_DYLIB_PATH ||= join(homedir(), ".cache/itassist/onnxruntime/libonnxruntime.so.1.32.0");
-  env.ITASSIST_MODEL_DIR ||= join(homedir(), ".cache/itassist/models/all-MiniLM-L6-v2");
+  env.ITASSIST_MODEL_DIR ||= join(homedir(), ".cache/itassist/models/all-MiniLM-L6-v2-int8");
   const args = ["--data-dir", join(tmp, "data")];
   if (process.env.LLAMA_SERVER && process.env.LLAMA_MODEL) {
     const lport = await freePort();

@@ -158,7 +158,7 @@ fn model_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             Path::new(&std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/itassist/models/all-MiniLM-L6-v2")
+                .join(".cache/itassist/models/all-MiniLM-L6-v2-int8")
         })
 }
 

@@ -66,10 +66,39 @@ impl std::fmt::Debug for Assistant {
 
 impl Assistant {
     /// Opens (or creates) the index in `config.data_dir`, loading the embedding model.
+    ///
+    /// When the configuration leaves the model open (the default name) and the index already
+    /// holds vectors of another catalogued model, that model is loaded, so an index made
+    /// before the default changed keeps working; `itassist reindex` (or
+    /// [`Assistant::reindex`]) moves it to the default model.
     pub fn open(config: Config) -> Result<Self> {
         config.validate()?;
-        let embedder = Arc::new(FastEmbedder::new(&config.embedding)?);
+        let embedding = Self::embedding_for_index(&config)?;
+        let embedder = Arc::new(FastEmbedder::new(&embedding)?);
         Self::with_embedder(config, embedder)
+    }
+
+    /// The embedding settings to open `config.data_dir` with: `config.embedding`, with the
+    /// model the index records when the configuration names none (the default name).
+    fn embedding_for_index(config: &Config) -> Result<crate::config::EmbeddingConfig> {
+        let mut embedding = config.embedding.clone();
+        if !crate::embed::local::is_default_choice(&embedding.model) {
+            return Ok(embedding);
+        }
+        let recorded = Index::read_meta(&config.data_dir, config.map_size)?
+            .and_then(|meta| crate::embed::catalogue::find_model(&meta.embedding_model));
+        if let Some(recorded) = recorded {
+            if !crate::embed::local::is_default_choice(&recorded.short_name) {
+                tracing::info!(
+                    "the index in {} holds vectors of '{}': using that model (`itassist reindex` moves it to the default, '{}')",
+                    config.data_dir.display(),
+                    recorded.short_name,
+                    crate::config::DEFAULT_EMBEDDING_MODEL
+                );
+            }
+            embedding.model = recorded.short_name;
+        }
+        Ok(embedding)
     }
 
     /// Opens the index with an embedder of your own.

@@ -12,7 +12,7 @@
 //! use itassist::{Assistant, Config};
 //!
 //! # fn main() -> itassist::Result<()> {
-//! let config = Config::new("./itassist-data").with_model_dir("./models/all-MiniLM-L6-v2");
+//! let config = Config::new("./itassist-data").with_model_dir("./models/all-MiniLM-L6-v2-int8");
 //! let assistant = Assistant::open(config)?;
 //! let report = assistant.ingest(&["./docs"])?;
 //! for failure in report.failures() {

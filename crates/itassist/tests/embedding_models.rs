@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use itassist::embed::dot;
 use itassist::{Assistant, Config, Embedder, FastEmbedder};
 
-/// A model directory in `root` with the local all-MiniLM-L6-v2's files (linked, not copied)
-/// and, when given, an `itassist-model.json`.
+/// A model directory in `root` with the local fp32 all-MiniLM-L6-v2's files (linked, not
+/// copied) and, when given, an `itassist-model.json`.
 fn minilm_copy(root: &Path, name: &str, model_json: Option<&str>) -> PathBuf {
-    let source = common::model_dir();
+    let source = provisioned("all-MiniLM-L6-v2");
     let dir = root.join(name);
     std::fs::create_dir_all(&dir).expect("create the model directory");
     for file in [
@@ -120,25 +120,30 @@ fn cls_pooling_gives_other_vectors_than_mean_pooling() {
     assert_same(&legacy.embed(&[PASSAGE]).expect("embed")[0], &a);
 }
 
-/// The int8 model made by `scripts/provision-models.sh`, beside the fp32 one.
-fn int8_dir() -> PathBuf {
+/// A model directory made by `scripts/provision-models.sh`: `all-MiniLM-L6-v2` (fp32) and
+/// `all-MiniLM-L6-v2-int8` (the default, `ITASSIST_MODEL_DIR`) sit side by side.
+fn provisioned(name: &str) -> PathBuf {
     let dir = common::model_dir()
         .parent()
-        .map(|p| p.join("all-MiniLM-L6-v2-int8"))
+        .map(|p| p.join(name))
         .expect("the model directory has a parent");
     assert!(
         dir.join("model.onnx").exists(),
-        "no int8 model in {}: run `bash scripts/provision-models.sh`",
+        "no {name} model in {}: run `bash scripts/provision-models.sh`",
         dir.display()
     );
     dir
 }
 
 #[test]
-fn the_int8_model_is_chosen_by_name_and_stays_close_to_fp32() {
-    let int8_dir = int8_dir();
-    let fp32 = common::embedder();
-    let int8 = embedder_for(&common::model_dir(), "all-MiniLM-L6-v2-int8").expect("load int8");
+fn the_int8_model_is_the_default_and_stays_close_to_fp32() {
+    let int8_dir = provisioned("all-MiniLM-L6-v2-int8");
+    let fp32_dir = provisioned("all-MiniLM-L6-v2");
+    let fp32 = embedder_for(&int8_dir, "all-MiniLM-L6-v2").expect("load fp32");
+    assert_eq!(fp32.model_dir(), Some(fp32_dir.as_path()));
+    assert_eq!(fp32.model_id(), "sentence-transformers/all-MiniLM-L6-v2");
+    // The default name finds the int8 model from either directory.
+    let int8 = embedder_for(&fp32_dir, itassist::DEFAULT_EMBEDDING_MODEL).expect("load int8");
     assert_eq!(int8.model_dir(), Some(int8_dir.as_path()));
     assert_eq!(
         int8.model_id(),
@@ -163,22 +168,56 @@ fn the_int8_model_is_chosen_by_name_and_stays_close_to_fp32() {
 }
 
 #[test]
-fn an_index_refuses_vectors_of_another_precision() {
+fn an_index_keeps_its_model_until_reindexed_and_refuses_another_chosen_one() {
     let data = tempfile::tempdir().expect("tempdir");
+    let docs = tempfile::tempdir().expect("tempdir");
+    std::fs::write(docs.path().join("ssh.txt"), PASSAGE).expect("write a document");
+    // An index made with fp32 (the default before int8).
     let mut config = common::config(data.path());
-    config.embedding.model = "all-MiniLM-L6-v2-int8".into();
-    let assistant = Assistant::open(config.clone()).expect("open with int8");
+    config.embedding.model = "all-MiniLM-L6-v2".into();
+    let assistant = Assistant::open(config.clone()).expect("open with fp32");
+    assistant.ingest(&[docs.path()]).expect("ingest");
     assert_eq!(
         assistant.index().meta().embedding_model,
-        "sentence-transformers/all-MiniLM-L6-v2+int8"
+        "sentence-transformers/all-MiniLM-L6-v2"
     );
     drop(assistant);
+
+    // The default name leaves the choice open: the index keeps its model and answers.
     config.embedding.model = itassist::DEFAULT_EMBEDDING_MODEL.into();
-    let err = Assistant::open(config).expect_err("fp32 over an int8 index");
+    let reopened = Assistant::open(config.clone()).expect("reopen with the default name");
+    assert_eq!(
+        reopened.embedder().model_id(),
+        "sentence-transformers/all-MiniLM-L6-v2"
+    );
+    let hits = reopened.search("change the ssh port", 1).expect("search");
+    assert_eq!(hits.len(), 1);
+    drop(reopened);
+
+    // Another model chosen by name is refused, with the way out.
+    let mut int8 = config.clone();
+    int8.embedding.model = "sentence-transformers/all-MiniLM-L6-v2+int8".into();
+    let err = Assistant::open(int8).expect_err("int8 over an fp32 index");
     assert_eq!(err.code(), "embedding_model_mismatch");
     let text = err.to_string();
     assert!(text.contains("+int8"), "{text}");
     assert!(text.contains("reindex"), "{text}");
+
+    // A re-index with the default configuration moves the index to the default model.
+    let report = Assistant::reindex(&config, &|_| itassist::Flow::Continue(())).expect("reindex");
+    assert_eq!(report.model, "sentence-transformers/all-MiniLM-L6-v2+int8");
+    let moved = Assistant::open(config).expect("open after the re-index");
+    assert_eq!(
+        moved.index().meta().embedding_model,
+        "sentence-transformers/all-MiniLM-L6-v2+int8"
+    );
+    assert_eq!(
+        moved
+            .search("change the ssh port", 1)
+            .expect("search")
+            .len(),
+        1
+    );
 }
 
 #[test]

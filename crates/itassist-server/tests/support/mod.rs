@@ -20,7 +20,7 @@ pub fn model_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/itassist/models/all-MiniLM-L6-v2")
+                .join(".cache/itassist/models/all-MiniLM-L6-v2-int8")
         })
 }
 

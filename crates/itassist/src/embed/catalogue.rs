@@ -85,8 +85,11 @@ pub struct ModelSpec {
     pub english_only: bool,
 }
 
-/// The model used when none is chosen.
-pub const DEFAULT_SHORT_NAME: &str = "all-MiniLM-L6-v2";
+/// The model used when none is chosen (the same as [`crate::DEFAULT_EMBEDDING_MODEL`]).
+pub const DEFAULT_SHORT_NAME: &str = "all-MiniLM-L6-v2-int8";
+/// The model a local directory without `itassist-model.json` holds: all-MiniLM-L6-v2 at
+/// fp32, as every model directory did before the file existed.
+pub const UNDESCRIBED_DIRECTORY_MODEL: &str = "all-MiniLM-L6-v2";
 /// The multilingual model recommended for Spanish and other non-English documents.
 pub const MULTILINGUAL_RECOMMENDATION: &str = "multilingual-e5-small";
 

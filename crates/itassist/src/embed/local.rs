@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::catalogue::{find_model, ModelSpec, PoolingKind, Quantization, DEFAULT_SHORT_NAME};
-use crate::config::DEFAULT_EMBEDDING_MODEL;
+use super::catalogue::{
+    find_model, ModelSpec, PoolingKind, Quantization, DEFAULT_SHORT_NAME,
+    UNDESCRIBED_DIRECTORY_MODEL,
+};
 use crate::error::{Error, Result};
 
 /// The file in a model directory that says which model it holds and how to run it.
@@ -123,7 +125,8 @@ fn invalid(reason: &str) -> Error {
 /// The settings of a directory without `itassist-model.json`: all-MiniLM-L6-v2 at fp32, as
 /// every model directory held before the file existed.
 pub fn legacy_spec() -> ModelSpec {
-    find_model(DEFAULT_SHORT_NAME).unwrap_or_else(|| ModelSpec::plain(DEFAULT_EMBEDDING_MODEL))
+    find_model(UNDESCRIBED_DIRECTORY_MODEL)
+        .unwrap_or_else(|| ModelSpec::plain("sentence-transformers/all-MiniLM-L6-v2"))
 }
 
 /// Reads `dir/itassist-model.json`; `None` when the directory has none.
@@ -147,12 +150,12 @@ pub fn read_model_config(dir: &Path) -> Result<Option<ModelSpec>> {
     config.spec().map(Some)
 }
 
-/// True when `requested` leaves the choice to the model directory (the default name).
-fn is_default_choice(requested: &str) -> bool {
+/// True when `requested` leaves the choice open: the default name (or none). A model
+/// directory then decides which model it is, and an existing index keeps its own model
+/// ([`crate::Assistant::open`]).
+pub fn is_default_choice(requested: &str) -> bool {
     let requested = requested.trim();
-    requested.is_empty()
-        || requested == DEFAULT_EMBEDDING_MODEL
-        || requested.eq_ignore_ascii_case(DEFAULT_SHORT_NAME)
+    requested.is_empty() || requested.eq_ignore_ascii_case(DEFAULT_SHORT_NAME)
 }
 
 /// Whether `held` is the model `requested` names.
@@ -169,19 +172,19 @@ fn holds(held: &ModelSpec, requested: &str) -> bool {
 /// The directory and settings to load for the model named `requested`, given the configured
 /// `model_dir`:
 ///
-/// 1. `model_dir` itself when it holds that model, or when `requested` is the default name
-///    (the directory then decides: a directory without `itassist-model.json` is
-///    all-MiniLM-L6-v2);
+/// 1. `model_dir` itself when it holds that model;
 /// 2. else a sibling directory named after the model's short name (how
 ///    `scripts/provision-models.sh` lays models out: `models/all-MiniLM-L6-v2`,
 ///    `models/all-MiniLM-L6-v2-int8`, ...) when it holds that model;
-/// 3. else, for a name outside the catalogue and a directory without
+/// 3. else `model_dir` with whatever it holds when `requested` is the default name (a
+///    directory without `itassist-model.json` is all-MiniLM-L6-v2 at fp32);
+/// 4. else, for a name outside the catalogue and a directory without
 ///    `itassist-model.json`, `model_dir` under that name (as before the file existed);
-/// 4. else an `embedding_model_unavailable` error saying what the directory holds.
+/// 5. else an `embedding_model_unavailable` error saying what the directory holds.
 pub fn resolve_model_dir(model_dir: &Path, requested: &str) -> Result<(PathBuf, ModelSpec)> {
     let held = read_model_config(model_dir)?;
     let held_spec = held.clone().unwrap_or_else(legacy_spec);
-    if holds(&held_spec, requested) || is_default_choice(requested) {
+    if holds(&held_spec, requested) {
         return Ok((model_dir.to_path_buf(), held_spec));
     }
     let wanted = find_model(requested);
@@ -200,6 +203,9 @@ pub fn resolve_model_dir(model_dir: &Path, requested: &str) -> Result<(PathBuf, 
                 return Ok((sibling, sibling_spec));
             }
         }
+    }
+    if is_default_choice(requested) {
+        return Ok((model_dir.to_path_buf(), held_spec));
     }
     if wanted.is_none() && held.is_none() {
         return Ok((model_dir.to_path_buf(), ModelSpec::plain(requested.trim())));
@@ -220,6 +226,7 @@ pub fn resolve_model_dir(model_dir: &Path, requested: &str) -> Result<(PathBuf, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::DEFAULT_EMBEDDING_MODEL;
 
     fn dir_with(json: Option<&str>) -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -235,7 +242,7 @@ mod tests {
         let dir = dir_with(None);
         let (path, spec) = resolve_model_dir(dir.path(), DEFAULT_EMBEDDING_MODEL).expect("resolve");
         assert_eq!(path, dir.path());
-        assert_eq!(spec.identity(), DEFAULT_EMBEDDING_MODEL);
+        assert_eq!(spec.identity(), "sentence-transformers/all-MiniLM-L6-v2");
         assert_eq!(spec.pooling, PoolingKind::Mean);
         assert!(spec.query_prefix.is_empty() && spec.passage_prefix.is_empty());
     }
@@ -277,9 +284,19 @@ mod tests {
             spec.identity(),
             "sentence-transformers/all-MiniLM-L6-v2+int8"
         );
-        // The default name lets the directory decide.
-        let (path, _) = resolve_model_dir(&int8, DEFAULT_EMBEDDING_MODEL).expect("resolve");
-        assert_eq!(path, int8);
+        let (path, spec) = resolve_model_dir(&int8, "all-MiniLM-L6-v2").expect("resolve");
+        assert_eq!(path, fp32);
+        assert_eq!(spec.identity(), "sentence-transformers/all-MiniLM-L6-v2");
+        // The default (int8) is found beside the fp32 directory...
+        for dir in [&fp32, &int8] {
+            let (path, _) = resolve_model_dir(dir, DEFAULT_EMBEDDING_MODEL).expect("resolve");
+            assert_eq!(path, int8);
+        }
+        // ...and a directory alone, holding another model, is used as it is.
+        std::fs::remove_dir_all(&int8).expect("remove the int8 directory");
+        let (path, spec) = resolve_model_dir(&fp32, DEFAULT_EMBEDDING_MODEL).expect("resolve");
+        assert_eq!(path, fp32);
+        assert_eq!(spec.short_name, "all-MiniLM-L6-v2");
     }
 
     #[test]

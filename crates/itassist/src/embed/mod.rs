@@ -539,7 +539,7 @@ mod tests {
             .map(PathBuf::from)
             .unwrap_or_else(|| {
                 Path::new(&std::env::var_os("HOME").unwrap_or_default())
-                    .join(".cache/itassist/models/all-MiniLM-L6-v2")
+                    .join(".cache/itassist/models/all-MiniLM-L6-v2-int8")
             });
         assert!(
             dir.join("model.onnx").exists(),

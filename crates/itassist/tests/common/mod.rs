@@ -18,13 +18,14 @@ pub fn corpus_file(relative: &str) -> PathBuf {
     path
 }
 
-/// The local all-MiniLM-L6-v2 directory made by `scripts/provision-models.sh`.
+/// The default model's directory made by `scripts/provision-models.sh` (all-MiniLM-L6-v2-int8;
+/// the fp32 model sits beside it).
 pub fn model_dir() -> PathBuf {
     let dir = std::env::var_os("ITASSIST_MODEL_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             Path::new(&std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/itassist/models/all-MiniLM-L6-v2")
+                .join(".cache/itassist/models/all-MiniLM-L6-v2-int8")
         });
     assert!(
         dir.join("model.onnx").exists(),
