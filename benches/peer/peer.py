@@ -197,14 +197,15 @@ def main() -> None:
     parser.add_argument("--queries", help="itassist's ingest.json, whose queries are timed")
     parser.add_argument("--data", help="the SciFact folder (scifact)")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--model-dir", default=os.environ.get("ITASSIST_MODEL_DIR"))
-    parser.add_argument(
-        "--cache",
-        default=os.path.join(os.environ.get("ITASSIST_CACHE", Path.home() / ".cache/itassist"), "peer"),
-    )
+    cache_root = Path(os.environ.get("ITASSIST_CACHE", Path.home() / ".cache/itassist"))
+    # Chroma ships all-MiniLM-L6-v2 at fp32: the peer runs the fp32 model itassist provisions,
+    # whatever itassist's own default (ITASSIST_MODEL_DIR names the int8 one).
+    parser.add_argument("--model-dir", default=str(cache_root / "models" / "all-MiniLM-L6-v2"))
+    parser.add_argument("--cache", default=str(cache_root / "peer"))
     args = parser.parse_args()
-    if not args.model_dir:
-        sys.exit("peer: set ITASSIST_MODEL_DIR or --model-dir (bash scripts/provision-models.sh)")
+    described = Path(args.model_dir, "itassist-model.json")
+    if described.exists() and json.loads(described.read_text()).get("quantization", "fp32") != "fp32":
+        sys.exit(f"peer: {args.model_dir} is not the fp32 model Chroma ships: pass --model-dir")
     result = run_ingest(args) if args.command == "ingest" else run_scifact(args)
     result["stack"] = {
         "splitter": f"langchain-text-splitters RecursiveCharacterTextSplitter {CHUNK_SIZE}/{CHUNK_OVERLAP}",

@@ -88,6 +88,9 @@ enum Command {
         /// Local embedding model directory [env: ITASSIST_MODEL_DIR].
         #[arg(long)]
         model_dir: Option<PathBuf>,
+        /// Embedding model name [default: the library's default].
+        #[arg(long)]
+        model: Option<String>,
         /// Keep the corpus files and the index in this folder, so a second run skips the
         /// ingest.
         #[arg(long)]
@@ -747,6 +750,7 @@ fn main() -> std::process::ExitCode {
             data,
             out,
             model_dir,
+            model,
             chunk_tokens,
             chunk_overlap,
             skip_mteb,
@@ -757,6 +761,7 @@ fn main() -> std::process::ExitCode {
             let data = data.unwrap_or_else(default_scifact);
             let options = scifact::Options {
                 model_dir,
+                model,
                 chunk_tokens,
                 chunk_overlap,
                 skip_mteb,

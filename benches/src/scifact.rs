@@ -181,6 +181,8 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 #[derive(Debug, Default)]
 pub struct Options {
     pub model_dir: Option<PathBuf>,
+    /// The embedding model's name [default: the library's default].
+    pub model: Option<String>,
     pub chunk_tokens: Option<usize>,
     pub chunk_overlap: Option<usize>,
     pub skip_mteb: bool,
@@ -194,6 +196,7 @@ pub struct Options {
 pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
     let Options {
         model_dir,
+        model,
         chunk_tokens,
         chunk_overlap,
         skip_mteb,
@@ -229,8 +232,12 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
         )),
         None => tmp.path().to_path_buf(),
     };
-    let mut config = Config::new(work.join("index"));
+    let model = model.unwrap_or_else(|| itassist::DEFAULT_EMBEDDING_MODEL.to_string());
+    // A cached index is kept per model (an index opened with the default name would keep
+    // the model it holds); the corpus files are shared.
+    let mut config = Config::new(work.join(format!("index-{}", model.replace(['/', '+'], "_"))));
     config.embedding.model_dir = model_dir.or(config.embedding.model_dir);
+    config.embedding.model = model;
     config.retrieval.mode = RetrievalMode::Dense;
     if let Some(n) = chunk_tokens {
         config.chunking.max_tokens = n;
