@@ -529,25 +529,30 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// The local model from `scripts/provision-models.sh` (`ITASSIST_MODEL_DIR`), for unit tests.
+#[cfg(test)]
+pub(crate) fn provisioned_model_dir() -> PathBuf {
+    let dir = std::env::var_os(crate::config::ENV_MODEL_DIR)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(&std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/itassist/models/all-MiniLM-L6-v2-int8")
+        });
+    assert!(
+        dir.join("model.onnx").exists(),
+        "no embedding model in {}: run `bash scripts/setup.sh` first",
+        dir.display()
+    );
+    dir
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The local model from `scripts/provision-models.sh` (`ITASSIST_MODEL_DIR`).
     fn local_config() -> EmbeddingConfig {
-        let dir = std::env::var_os(crate::config::ENV_MODEL_DIR)
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                Path::new(&std::env::var_os("HOME").unwrap_or_default())
-                    .join(".cache/itassist/models/all-MiniLM-L6-v2-int8")
-            });
-        assert!(
-            dir.join("model.onnx").exists(),
-            "no embedding model in {}: run `bash scripts/setup.sh` first",
-            dir.display()
-        );
         EmbeddingConfig {
-            model_dir: Some(dir),
+            model_dir: Some(provisioned_model_dir()),
             ..EmbeddingConfig::default()
         }
     }
