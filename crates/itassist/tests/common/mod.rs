@@ -51,6 +51,25 @@ pub fn embedder() -> Arc<dyn Embedder> {
         .clone()
 }
 
+/// all-MiniLM-L6-v2 at fp32, beside the default int8 model: for tests whose vectors must not
+/// depend on the other texts of their batch, and for indexes made with fp32 (the default
+/// before int8).
+pub fn fp32_embedder() -> Arc<dyn Embedder> {
+    static EMBEDDER: OnceLock<Arc<FastEmbedder>> = OnceLock::new();
+    EMBEDDER
+        .get_or_init(|| {
+            let mut config = config(Path::new("/nonexistent"));
+            config.embedding.model = "all-MiniLM-L6-v2".into();
+            Arc::new(FastEmbedder::new(&config.embedding).expect("load the fp32 model"))
+        })
+        .clone()
+}
+
+/// Opens an assistant with the fp32 model over a new temporary directory.
+pub fn fp32_assistant(dir: &Path) -> itassist::Assistant {
+    itassist::Assistant::with_embedder(config(dir), fp32_embedder()).expect("open the assistant")
+}
+
 /// Opens an assistant over a new temporary directory.
 pub fn assistant(dir: &Path) -> itassist::Assistant {
     itassist::Assistant::with_embedder(config(dir), embedder()).expect("open the assistant")
