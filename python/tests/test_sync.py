@@ -68,7 +68,8 @@ def _indexed_scp(tmp_path: Path) -> itassist.Assistant:
 
 def test_reindex_swaps_the_model_and_keeps_the_same_assistant_working(tmp_path: Path) -> None:
     a = _indexed_scp(tmp_path)
-    old_model = a.config["embedding"]["model"]
+    # The identity the index records (the configured name is the default's short name).
+    old_model = a.stats().embedding_model
     before = a.search("copy files to a remote host", k=1)
     # A second handle on the same directory, opened before the swap.
     b = itassist.Assistant(tmp_path / "index", model_dir=model_dir(), ocr=False)
