@@ -70,7 +70,7 @@ ok = len(blocks) == 2
 for (lang, pattern), block in zip(want, blocks):
     question, _, rest = block.partition("\n")
     answer, _, sources = rest.partition("\nSources:\n")
-    numbered = re.findall(r"^  \[(\d+)\] (.*) \[score [0-9.]+\]( \(cited\))?$", sources, flags=re.M)
+    numbered = re.findall(r"^  \[(\d+)\] (.*) \[score [0-9.]+\](\s+\(cited\))?$", sources, flags=re.M)
     cited = [n for n, _, c in numbered if c]
     good = (answer.strip() and numbered and [int(n) for n, _, _ in numbered] == list(range(1, len(numbered) + 1))
             and re.search(pattern, numbered[0][1]))
