@@ -240,48 +240,45 @@ mod tests {
     use crate::ingest::{load_bytes, LoadOptions};
 
     /// The tokenizer of the provisioned model, set up as the embedder sets it up.
-    fn tokenizer() -> Tokenizer {
+    fn tokenizer() -> Result<Tokenizer> {
         let file = crate::embed::provisioned_model_dir().join("tokenizer.json");
-        let mut tokenizer = Tokenizer::from_file(&file)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
-        tokenizer.with_truncation(None).expect("no truncation");
+        let invalid =
+            |e: tokenizers::Error| Error::InvalidInput(format!("{}: {e}", file.display()));
+        let mut tokenizer = Tokenizer::from_file(&file).map_err(invalid)?;
+        tokenizer.with_truncation(None).map_err(invalid)?;
         tokenizer.with_padding(None);
-        tokenizer
+        Ok(tokenizer)
     }
 
-    fn corpus_document(relative: &str) -> LoadedDocument {
+    fn corpus_document(relative: &str) -> Result<LoadedDocument> {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../../shared/corpus")
             .join(relative);
-        let bytes =
-            std::fs::read(&path).unwrap_or_else(|e| panic!("corpus file {}: {e}", path.display()));
-        load_bytes(&path, &bytes, &LoadOptions::default()).expect("load")
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        load_bytes(&path, &bytes, &LoadOptions::default())
     }
 
     #[test]
-    fn counting_from_the_section_gives_the_chunks_of_counting_each_piece() {
-        let tokenizer = tokenizer();
-        let config = ChunkingConfig::default();
-        let chunker = Chunker::new(tokenizer, &config, 256).expect("chunker");
+    fn counting_from_the_section_gives_the_chunks_of_counting_each_piece() -> Result<()> {
+        let chunker = Chunker::new(tokenizer()?, &ChunkingConfig::default(), 256)?;
         for file in [
             "debdocs/man/openssh/ssh_config.5",
             "debdocs/pdf/refcard-en-a4.pdf",
             "debdocs/markdown/nodejs-api/assert.md",
             "spanish/debian-reference-es/ch01.es.html",
         ] {
-            let document = corpus_document(file);
-            let fast = chunker.chunk(&document).expect("chunk");
-            let exact = chunker
-                .chunk_sized(&document, |_| TokenCounter(&chunker.tokenizer))
-                .expect("chunk");
+            let document = corpus_document(file)?;
+            let fast = chunker.chunk(&document)?;
+            let exact = chunker.chunk_sized(&document, |_| TokenCounter(&chunker.tokenizer))?;
             assert!(fast.len() > 5, "{file}: {} chunks", fast.len());
             assert_eq!(fast, exact, "{file}");
         }
+        Ok(())
     }
 
     #[test]
-    fn pieces_are_counted_from_the_section_or_on_their_own() {
-        let tokenizer = tokenizer();
+    fn pieces_are_counted_from_the_section_or_on_their_own() -> Result<()> {
+        let tokenizer = tokenizer()?;
         let section = "Configure unattended-upgrades, then restart the service.";
         let sizer = SectionTokens::new(&tokenizer, section);
         let alone = |text: &str| TokenCounter(&tokenizer).size(text);
@@ -292,6 +289,7 @@ mod tests {
         // A string that is not a slice of the section is counted on its own.
         let other = String::from("Configure");
         assert_eq!(sizer.size(&other), alone(&other));
+        Ok(())
     }
 
     /// Counts a quarter of a piece's tokens, as the section's tokenization can for a piece
@@ -305,15 +303,13 @@ mod tests {
     }
 
     #[test]
-    fn a_chunk_sized_short_is_split_again_to_fit() {
-        let document = corpus_document("debdocs/man/openssh/ssh_config.5");
-        let chunker = Chunker::new(tokenizer(), &ChunkingConfig::default(), 256).expect("chunker");
-        let exact = chunker.chunk(&document).expect("chunk");
-        let chunks = chunker
-            .chunk_sized(&document, |_| {
-                Undercounting(TokenCounter(&chunker.tokenizer))
-            })
-            .expect("chunk");
+    fn a_chunk_sized_short_is_split_again_to_fit() -> Result<()> {
+        let document = corpus_document("debdocs/man/openssh/ssh_config.5")?;
+        let chunker = Chunker::new(tokenizer()?, &ChunkingConfig::default(), 256)?;
+        let exact = chunker.chunk(&document)?;
+        let chunks = chunker.chunk_sized(&document, |_| {
+            Undercounting(TokenCounter(&chunker.tokenizer))
+        })?;
         assert!(chunks.len() >= exact.len() / 2, "{} chunks", chunks.len());
         for chunk in &chunks {
             assert!(
@@ -334,5 +330,6 @@ mod tests {
             let gap = &text[pair[0].span.1.min(pair[1].span.0)..pair[1].span.0];
             assert!(gap.trim().is_empty(), "text lost between chunks: {gap:?}");
         }
+        Ok(())
     }
 }
