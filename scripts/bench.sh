@@ -180,7 +180,8 @@ fi
     echo
     echo "Command: \`bash scripts/bench.sh scale\` (\`itassist-bench scale\`): one index of real chunks from"
     echo "SciFact's abstracts, \`shared/corpus\` and the HTML manuals of Python 3.11 and PostgreSQL 15"
-    echo "(Debian's python3.11-doc and postgresql-doc-15), all-MiniLM-L6-v2 fp32, default settings."
+    echo "(Debian's python3.11-doc and postgresql-doc-15), with the default embedding model (named below)"
+    echo "and settings. From query text, the BM25 ranking runs on a second thread while the query is embedded."
     echo "An index written by an older keyword analyzer or postings format is rewritten first"
     echo "(\`Index::rebuild_keyword_index\`), so the BM25 figures are those of the current layout; the"
     echo "size on disk is then that of the file, which LMDB does not shrink after the rewrite."

@@ -291,7 +291,44 @@ struct IngestFigures {
 struct Machine {
     cpus: usize,
     cpu_model: String,
+    /// The widest vector instructions the CPU offers (int8 inference speed depends on them).
+    #[serde(default)]
+    simd: String,
     memory_gib: f64,
+}
+
+impl Machine {
+    /// The CPU's model name and, when known, its vector instruction set.
+    fn cpu(&self) -> String {
+        if self.simd.is_empty() {
+            self.cpu_model.clone()
+        } else {
+            format!("{}, {}", self.cpu_model, self.simd)
+        }
+    }
+}
+
+/// The widest vector instruction set `/proc/cpuinfo`'s flags list: what ONNX Runtime's int8
+/// and fp32 kernels can use.
+fn simd_level(cpuinfo: &str) -> String {
+    let flags: std::collections::HashSet<&str> = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("flags"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(|f| f.split_whitespace().collect())
+        .unwrap_or_default();
+    let level = if flags.contains("avx512_vnni") {
+        "AVX-512 VNNI"
+    } else if flags.contains("avx512f") {
+        "AVX-512, no VNNI"
+    } else if flags.contains("avx_vnni") {
+        "AVX2 with AVX-VNNI"
+    } else if flags.contains("avx2") {
+        "AVX2, no AVX-512"
+    } else {
+        "no AVX2"
+    };
+    level.to_string()
 }
 
 fn machine() -> Machine {
@@ -313,6 +350,7 @@ fn machine() -> Machine {
         cpus: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
+        simd: simd_level(&cpuinfo),
         cpu_model,
         memory_gib: memory_kib / 1048576.0,
     }
@@ -624,7 +662,9 @@ fn ingest_markdown(f: &IngestFigures) -> String {
             "machine",
             format!(
                 "{} cores ({}), {:.0} GiB",
-                f.machine.cpus, f.machine.cpu_model, f.machine.memory_gib
+                f.machine.cpus,
+                f.machine.cpu(),
+                f.machine.memory_gib
             ),
         ),
         ("files / failed", format!("{} / {}", f.files, f.failed)),

@@ -50,6 +50,9 @@ pub struct DenseRow {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ScaleFigures {
     pub machine: Machine,
+    /// The embedding model's identity, as the index records it.
+    #[serde(default)]
+    pub model: String,
     pub load_average: (f64, f64),
     pub documents: u64,
     pub chunks: u64,
@@ -310,6 +313,7 @@ pub fn run(options: Options) -> Result<ScaleFigures> {
     let (keyword_p50_ms, keyword_p99_ms) = p50_p99(keyword_times);
     Ok(ScaleFigures {
         machine: machine(),
+        model: embedder.model_id().to_string(),
         load_average: (load_start, load_average()),
         documents: stats.documents,
         chunks: stats.chunks,
@@ -340,8 +344,9 @@ pub fn run(options: Options) -> Result<ScaleFigures> {
 pub fn markdown(f: &ScaleFigures) -> String {
     let mut md = String::new();
     md.push_str(&format!(
-        "Search at {} chunks ({} documents, {:.0} MiB on disk), {} queries (SciFact claims and the Spanish questions), on {} (load average {:.1} at the start, {:.1} at the end).\n\n",
-        f.chunks, f.documents, f.index_disk_mib, f.queries, f.machine.cpu_model, f.load_average.0, f.load_average.1
+        "Search at {} chunks ({} documents, {:.0} MiB on disk), {} queries (SciFact claims and the Spanish questions), on {} (load average {:.1} at the start, {:.1} at the end){}.\n\n",
+        f.chunks, f.documents, f.index_disk_mib, f.queries, f.machine.cpu(), f.load_average.0, f.load_average.1,
+        if f.model.is_empty() { String::new() } else { format!(", embedding model {}", f.model) }
     ));
     md.push_str("| default hybrid search, top 10 passages | p50 | p99 |\n|---|---|---|\n");
     for (what, p50, p99) in [

@@ -263,8 +263,7 @@ pub fn fuse_rankings(
 }
 
 impl HybridRetriever {
-    /// The `k` best passages for `query`, whose embedding `vector` the caller already has
-    /// (what [`Retriever::retrieve`] does after embedding the query).
+    /// The `k` best passages for `query`, whose embedding `vector` the caller already has.
     pub fn retrieve_with_vector(
         &self,
         query: &str,
@@ -272,10 +271,19 @@ impl HybridRetriever {
         k: usize,
     ) -> Result<Vec<Passage>> {
         let n = self.candidates.max(k);
+        let keyword = self
+            .dense
+            .index
+            .keyword_nearest(query, n, self.keyword.bm25)?;
+        self.fuse(vector, &keyword, k)
+    }
+
+    /// Fuses the dense ranking of `vector` with the `keyword` ranking and keeps the `k` best.
+    fn fuse(&self, vector: &[f32], keyword: &[(u32, f32)], k: usize) -> Result<Vec<Passage>> {
+        let n = self.candidates.max(k);
         let index = &self.dense.index;
         let dense = index.nearest(vector, n, &self.dense.search)?;
-        let keyword = index.keyword_nearest(query, n, self.keyword.bm25)?;
-        let mut fused = fuse_rankings(&dense, &keyword, self.rrf_k, self.keyword_weight);
+        let mut fused = fuse_rankings(&dense, keyword, self.rrf_k, self.keyword_weight);
         if self.document_weight != 0.0 {
             let ids: Vec<u32> = fused.iter().map(|(id, _)| *id).collect();
             let documents: HashMap<u32, u64> = ids
@@ -296,8 +304,22 @@ impl HybridRetriever {
 
 impl Retriever for HybridRetriever {
     fn retrieve(&self, query: &str, k: usize) -> Result<Vec<Passage>> {
-        let vector = self.dense.embedder.embed_query(query)?;
-        self.retrieve_with_vector(query, &vector, k)
+        let n = self.candidates.max(k);
+        // The keyword ranking needs no vector: it runs on a second thread while the query is
+        // embedded, so a search costs the embedding plus the dense search, not all three.
+        let (vector, keyword) = std::thread::scope(|scope| {
+            let keyword = scope.spawn(|| {
+                self.dense
+                    .index
+                    .keyword_nearest(query, n, self.keyword.bm25)
+            });
+            let vector = self.dense.embedder.embed_query(query);
+            let keyword = keyword
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (vector, keyword)
+        });
+        self.fuse(&vector?, &keyword?, k)
     }
 }
 

@@ -4,6 +4,7 @@ mod common;
 
 use itassist::config::RetrievalMode;
 use itassist::keyword::Bm25;
+use itassist::retrieve::{hybrid_retriever, Retriever};
 use itassist::{Assistant, FileStatus};
 
 fn assistant_with(dir: &std::path::Path, mode: RetrievalMode) -> Assistant {
@@ -112,6 +113,24 @@ fn hybrid_search_finds_exact_terms_that_dense_search_ranks_low() {
         hybrid.iter().any(|p| p.name == "ssh-agent.1"),
         "{hybrid:#?}"
     );
+
+    // From query text, BM25 runs beside the query's embedding: the passages are those of
+    // fusing the same two rankings one after the other.
+    let assistant = assistant_with(&dir, RetrievalMode::Hybrid);
+    let retriever = hybrid_retriever(
+        assistant.index(),
+        assistant.embedder(),
+        &assistant.config().retrieval,
+    );
+    for query in ["StrictHostKeyChecking", q] {
+        let vector = assistant.embedder().embed_query(query).unwrap();
+        let sequential = retriever.retrieve_with_vector(query, &vector, 5).unwrap();
+        let concurrent = retriever.retrieve(query, 5).unwrap();
+        let ids =
+            |found: &[itassist::Passage]| found.iter().map(|p| p.chunk_id).collect::<Vec<_>>();
+        assert_eq!(ids(&concurrent), ids(&sequential), "{query}");
+        assert_eq!(concurrent.len(), 5);
+    }
 }
 
 #[test]
