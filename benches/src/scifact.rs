@@ -402,7 +402,7 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
     let (k1s, bs): (&[f32], &[f32]) = if skip_tuning {
         (&[], &[])
     } else {
-        (&[0.9, 1.2, 1.5], &[0.3, 0.4, 0.5, 0.75])
+        (&[0.9, 1.2, 1.5, 1.8, 2.1], &[0.3, 0.4, 0.5, 0.75])
     };
     for &k1 in k1s {
         for &b in bs {
