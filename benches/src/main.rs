@@ -147,6 +147,10 @@ enum Command {
         /// Print why each question missed by the per-language analysis was missed.
         #[arg(long)]
         explain: bool,
+        /// Search with the hybrid settings tuned on SciFact's train split, read from this
+        /// scifact.json (e.g. docs/bench/scifact.json), instead of the defaults.
+        #[arg(long, value_name = "SCIFACT_JSON")]
+        settings_from: Option<PathBuf>,
     },
     /// Search at 100,000 real chunks: the default hybrid search from query text, the query
     /// embedding alone, and each way of searching the vectors with its recall against an
@@ -854,6 +858,7 @@ fn main() -> std::process::ExitCode {
             models,
             cache,
             explain,
+            settings_from,
         } => {
             let options = spanish::Options {
                 corpus: corpus.unwrap_or_else(spanish::default_corpus),
@@ -862,6 +867,7 @@ fn main() -> std::process::ExitCode {
                 models,
                 cache,
                 explain,
+                settings_from,
             };
             spanish::run(&options).and_then(|figures| {
                 let markdown = spanish::markdown(&figures);

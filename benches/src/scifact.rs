@@ -33,6 +33,35 @@ pub struct Row {
     pub train: Scores,
 }
 
+impl ScifactFigures {
+    /// Puts the hybrid settings tuned on train into `retrieval`; `false` (and `retrieval`
+    /// unchanged) when these figures have none (a `--skip-tuning` run).
+    pub fn apply_tuned(&self, retrieval: &mut itassist::config::RetrievalConfig) -> bool {
+        let (
+            Some(rrf_k),
+            Some(keyword_weight),
+            Some(document_weight),
+            Some(candidates),
+            Some(bm25),
+        ) = (
+            self.hybrid_rrf_k,
+            self.hybrid_keyword_weight,
+            self.hybrid_document_weight,
+            self.hybrid_fusion_candidates,
+            self.hybrid_bm25,
+        )
+        else {
+            return false;
+        };
+        retrieval.rrf_k = rrf_k;
+        retrieval.keyword_weight = keyword_weight;
+        retrieval.document_weight = document_weight;
+        retrieval.fusion_candidates = candidates;
+        retrieval.bm25 = bm25;
+        true
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ScifactFigures {
     pub documents: usize,

@@ -100,6 +100,9 @@ pub struct SpanishFigures {
     pub languages: Vec<(String, u64)>,
     pub rows: Vec<Row>,
     pub ingest_seconds: Vec<(String, f64)>,
+    /// Where the retrieval settings came from, when not the defaults.
+    #[serde(default)]
+    pub settings: Option<String>,
 }
 
 /// Settings of a run.
@@ -115,6 +118,9 @@ pub struct Options {
     /// the query was analysed, where the right sources rank and the terms of the best right
     /// passage.
     pub explain: bool,
+    /// Search with the hybrid settings tuned on SciFact's train split, read from this
+    /// `scifact.json`, instead of the defaults.
+    pub settings_from: Option<PathBuf>,
 }
 
 pub fn default_corpus() -> PathBuf {
@@ -201,6 +207,17 @@ pub fn run(options: &Options) -> Result<SpanishFigures> {
         }
         if let Some(name) = model {
             config.embedding.model = name.clone();
+        }
+        if let Some(path) = &options.settings_from {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let tuned: crate::scifact::ScifactFigures = serde_json::from_str(&text)
+                .map_err(|e| Error::InvalidInput(format!("{}: {e}", path.display())))?;
+            if !tuned.apply_tuned(&mut config.retrieval) {
+                return Err(Error::InvalidInput(format!(
+                    "{} holds no tuned settings (a --skip-tuning run): run `bash scripts/bench.sh scifact`",
+                    path.display()
+                )));
+            }
         }
         let label = model_label(&config);
         eprintln!(
@@ -293,6 +310,12 @@ pub fn run(options: &Options) -> Result<SpanishFigures> {
         languages: counts.2,
         rows,
         ingest_seconds,
+        settings: options.settings_from.as_ref().map(|p| {
+            format!(
+                "the hybrid settings tuned on SciFact's train split, from {}",
+                p.display()
+            )
+        }),
     })
 }
 
@@ -388,6 +411,9 @@ pub fn markdown(f: &SpanishFigures) -> String {
         },
         seconds.join(", ")
     ));
+    if let Some(settings) = &f.settings {
+        md.push_str(&format!("Retrieval settings: {settings}.\n"));
+    }
     md
 }
 

@@ -270,19 +270,22 @@ impl HybridRetriever {
         vector: &[f32],
         k: usize,
     ) -> Result<Vec<Passage>> {
-        let n = self.candidates.max(k);
         let keyword = self
             .dense
             .index
-            .keyword_nearest(query, n, self.keyword.bm25)?;
+            .keyword_nearest(query, self.depth(k), self.keyword.bm25)?;
         self.fuse(vector, &keyword, k)
+    }
+
+    /// How deep each ranking is read for `k` passages: `candidates`, or `k` when larger.
+    fn depth(&self, k: usize) -> usize {
+        self.candidates.max(k)
     }
 
     /// Fuses the dense ranking of `vector` with the `keyword` ranking and keeps the `k` best.
     fn fuse(&self, vector: &[f32], keyword: &[(u32, f32)], k: usize) -> Result<Vec<Passage>> {
-        let n = self.candidates.max(k);
         let index = &self.dense.index;
-        let dense = index.nearest(vector, n, &self.dense.search)?;
+        let dense = index.nearest(vector, self.depth(k), &self.dense.search)?;
         let mut fused = fuse_rankings(&dense, keyword, self.rrf_k, self.keyword_weight);
         if self.document_weight != 0.0 {
             let ids: Vec<u32> = fused.iter().map(|(id, _)| *id).collect();
@@ -304,7 +307,7 @@ impl HybridRetriever {
 
 impl Retriever for HybridRetriever {
     fn retrieve(&self, query: &str, k: usize) -> Result<Vec<Passage>> {
-        let n = self.candidates.max(k);
+        let n = self.depth(k);
         // The keyword ranking needs no vector: it runs on a second thread while the query is
         // embedded, so a search costs the embedding plus the dense search, not all three.
         let (vector, keyword) = std::thread::scope(|scope| {
