@@ -199,8 +199,9 @@ fi
       echo
     fi
     echo "The vector scan keeps the sign bits (48 bytes) and int8 codes (384 bytes) of every vector in"
-    echo "memory; a query takes the shortlist nearest by Hamming distance, re-ranks it by int8 dot"
-    echo "product, and re-scores the best \`max(4k, 100)\` exactly on the stored f32 vectors. Below"
+    echo "memory; a query takes the shortlist nearest by Hamming distance (on every core above 65,536"
+    echo "vectors), re-ranks it by int8 dot"
+    echo "product, and re-scores the best \`max(2k, 100)\` exactly on the stored f32 vectors. Below"
     echo "\`exact_search_below\` chunks it replaces the arroy trees, which are then not built at all."
     echo
   fi

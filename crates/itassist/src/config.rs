@@ -270,7 +270,9 @@ pub struct RetrievalConfig {
     /// Vectors the scan shortlists by sign bits before re-ranking them by int8 codes (at
     /// least 1% of the collection).
     pub scan_shortlist: usize,
-    /// Of the shortlist, the scan re-scores `k` times this many exactly ...
+    /// Of the shortlist, the scan re-scores `k` times this many exactly ... (2: at 132,192
+    /// chunks, re-scoring 2k or 4k found the same 0.9885 of the exact 50 nearest; the
+    /// int8 order already holds them, and each re-scored vector is an LMDB read.)
     pub scan_rescore_per_result: usize,
     /// ... and at least this many.
     pub scan_rescore_min: usize,
@@ -370,7 +372,7 @@ impl Default for RetrievalConfig {
             max_query_bytes: 16 * 1024,
             exact_search_below: 1_000_000,
             scan_shortlist: 1_000,
-            scan_rescore_per_result: 4,
+            scan_rescore_per_result: 2,
             scan_rescore_min: 100,
             oversampling: 16,
             n_trees: 16,

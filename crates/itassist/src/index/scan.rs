@@ -154,18 +154,12 @@ impl VectorScan {
             (0..n).collect()
         } else {
             let query_signs: Vec<u64> = sign_words(query).collect();
-            let distances = hamming_distances(&self.signs, &query_signs, self.words);
-            nearest_rows(&distances, shortlist)
+            let (distances, histogram) = hamming_distances(&self.signs, &query_signs, self.words);
+            nearest_rows(&distances, &histogram, shortlist)
         };
         let (query_codes, _) = int8_codes(query);
-        let dimensions = self.stamp.dimensions;
-        let mut scored: Vec<(usize, f32)> = rows
-            .into_iter()
-            .map(|row| {
-                let codes = &self.codes[row * dimensions..(row + 1) * dimensions];
-                (row, dot_i8(&query_codes, codes) as f32 * self.scales[row])
-            })
-            .collect();
+        let mut scored: Vec<(usize, f32)> = rows.into_iter().map(|row| (row, 0.0)).collect();
+        int8_scores(&self.codes, &self.scales, &query_codes, &mut scored);
         let keep = keep.min(scored.len());
         if keep < scored.len() {
             scored.select_nth_unstable_by(keep - 1, |a, b| b.1.total_cmp(&a.1));
@@ -201,59 +195,186 @@ fn int8_codes(vector: &[f32]) -> (Vec<i8>, f32) {
     (codes, largest / 127.0)
 }
 
-/// Integer dot product of two int8 code rows (exact: at most 127² per dimension).
-fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| i32::from(*x) * i32::from(*y))
-        .sum()
+/// Scores each `(row, _)` of `scored` by the integer dot product of its int8 codes with
+/// `query` times its scale (the rows of `codes` have `query.len()` codes each).
+fn int8_scores(codes: &[i8], scales: &[f32], query: &[i8], scored: &mut [(usize, f32)]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            return unsafe { int8_scores_avx2(codes, scales, query, scored) };
+        }
+    }
+    int8_scores_portable(codes, scales, query, scored);
 }
 
-/// The Hamming distance of every row of `signs` (`words` words each) to `query`.
-fn hamming_distances(signs: &[u64], query: &[u64], words: usize) -> Vec<u16> {
+/// [`int8_scores`] compiled for AVX2, which widens and multiplies 16 codes per instruction
+/// (the x86-64 baseline has 4).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn int8_scores_avx2(codes: &[i8], scales: &[f32], query: &[i8], scored: &mut [(usize, f32)]) {
+    int8_scores_portable(codes, scales, query, scored);
+}
+
+// Inlined into the AVX2 copy, so that its loops are compiled for that instruction set: no
+// iterator that collects (those are compiled once, for the baseline).
+#[inline(always)]
+fn int8_scores_portable(codes: &[i8], scales: &[f32], query: &[i8], scored: &mut [(usize, f32)]) {
+    let dimensions = query.len();
+    for (row, score) in scored.iter_mut() {
+        let row_codes = &codes[*row * dimensions..(*row + 1) * dimensions];
+        let mut dot = 0i32;
+        for (x, y) in query.iter().zip(row_codes) {
+            dot += i32::from(*x) * i32::from(*y);
+        }
+        *score = dot as f32 * scales[*row];
+    }
+}
+
+/// Rows below which the sign scan stays on the calling thread: starting a thread costs tens
+/// of microseconds, about what 30,000 rows take.
+const ROWS_PER_THREAD: usize = 32_768;
+
+/// The most threads the sign scan uses.
+fn scan_threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(4)
+    })
+}
+
+/// The Hamming distance of every row of `signs` (`words` words each) to `query`, and how
+/// many rows lie at each distance (`histogram[d]`, for `d` up to `words * 64`). Large scans
+/// are split over the CPU's cores.
+fn hamming_distances(signs: &[u64], query: &[u64], words: usize) -> (Vec<u16>, Vec<u32>) {
+    let bins = words * 64 + 1;
+    if words == 0 || query.len() != words {
+        return (
+            vec![0; signs.len().checked_div(words).unwrap_or(0)],
+            vec![0; bins],
+        );
+    }
+    let rows = signs.len() / words;
+    let mut distances = vec![0u16; rows];
+    let threads = (rows / ROWS_PER_THREAD).clamp(1, scan_threads());
+    if threads == 1 {
+        let mut histogram = vec![0u32; bins];
+        hamming_block(signs, query, words, &mut distances, &mut histogram);
+        return (distances, histogram);
+    }
+    let per_thread = rows.div_ceil(threads);
+    let mut histograms = vec![vec![0u32; bins]; threads];
+    std::thread::scope(|scope| {
+        let mut parts = distances
+            .chunks_mut(per_thread)
+            .zip(signs.chunks(per_thread * words))
+            .zip(histograms.iter_mut());
+        // The calling thread takes the first part itself.
+        let first = parts.next();
+        for ((out, block), histogram) in parts {
+            scope.spawn(move || hamming_block(block, query, words, out, histogram));
+        }
+        if let Some(((out, block), histogram)) = first {
+            hamming_block(block, query, words, out, histogram);
+        }
+    });
+    let mut histogram = vec![0u32; bins];
+    for part in &histograms {
+        for (total, n) in histogram.iter_mut().zip(part) {
+            *total += n;
+        }
+    }
+    (distances, histogram)
+}
+
+/// [`hamming_distances`] of one block of rows on the current thread, adding to `histogram`.
+fn hamming_block(
+    signs: &[u64],
+    query: &[u64],
+    words: usize,
+    out: &mut [u16],
+    histogram: &mut [u32],
+) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("popcnt") {
             // SAFETY: the CPU has the `popcnt` instruction, checked just above.
-            return unsafe { hamming_distances_popcnt(signs, query, words) };
+            unsafe { hamming_block_popcnt(signs, query, words, out, histogram) };
+            return;
         }
     }
-    hamming_distances_portable(signs, query, words)
+    hamming_block_portable(signs, query, words, out, histogram);
 }
 
-/// [`hamming_distances`] compiled with the `popcnt` instruction (several times faster than
-/// the portable bit counting of the x86-64 baseline).
+/// [`hamming_block`] compiled with the `popcnt` instruction (several times faster than the
+/// portable bit counting of the x86-64 baseline).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "popcnt")]
-fn hamming_distances_popcnt(signs: &[u64], query: &[u64], words: usize) -> Vec<u16> {
-    hamming_distances_portable(signs, query, words)
+fn hamming_block_popcnt(
+    signs: &[u64],
+    query: &[u64],
+    words: usize,
+    out: &mut [u16],
+    histogram: &mut [u32],
+) {
+    hamming_block_portable(signs, query, words, out, histogram);
+}
+
+// Inlined into the `popcnt` copy; plain loops, for the reason given at `int8_scores_portable`.
+// The common widths (384, 768 and 1,024 dimensions) get loops unrolled for their width.
+#[inline(always)]
+fn hamming_block_portable(
+    signs: &[u64],
+    query: &[u64],
+    words: usize,
+    out: &mut [u16],
+    histogram: &mut [u32],
+) {
+    match words {
+        6 => hamming_rows::<6>(signs, query, out),
+        12 => hamming_rows::<12>(signs, query, out),
+        16 => hamming_rows::<16>(signs, query, out),
+        _ => {
+            for (row, distance) in signs.chunks_exact(words).zip(out.iter_mut()) {
+                let mut bits = 0u32;
+                for (a, b) in row.iter().zip(query) {
+                    bits += (a ^ b).count_ones();
+                }
+                *distance = bits as u16;
+            }
+        }
+    }
+    for distance in out.iter() {
+        histogram[usize::from(*distance)] += 1;
+    }
 }
 
 #[inline(always)]
-fn hamming_distances_portable(signs: &[u64], query: &[u64], words: usize) -> Vec<u16> {
-    signs
-        .chunks_exact(words)
-        .map(|row| {
-            row.iter()
-                .zip(query)
-                .map(|(a, b)| (a ^ b).count_ones() as u16)
-                .sum()
-        })
-        .collect()
+fn hamming_rows<const W: usize>(signs: &[u64], query: &[u64], out: &mut [u16]) {
+    let Ok(query) = <&[u64; W]>::try_from(query) else {
+        return;
+    };
+    for (row, distance) in signs.chunks_exact(W).zip(out.iter_mut()) {
+        let mut bits = 0u32;
+        for i in 0..W {
+            bits += (row[i] ^ query[i]).count_ones();
+        }
+        *distance = bits as u16;
+    }
 }
 
-/// The rows of the `count` smallest distances (ties broken by row), in no particular order.
-fn nearest_rows(distances: &[u16], count: usize) -> Vec<usize> {
-    // Distances are small integers: count them, find the distance at which `count` rows are
-    // reached, then take the rows below it and as many as needed at it.
-    let largest = distances.iter().copied().max().unwrap_or(0) as usize;
-    let mut histogram = vec![0usize; largest + 1];
-    for d in distances {
-        histogram[*d as usize] += 1;
-    }
-    let mut below = 0;
-    let mut cut = largest;
+/// The rows of the `count` smallest `distances` (ties broken by row), in no particular
+/// order; `histogram` counts the rows at each distance.
+fn nearest_rows(distances: &[u16], histogram: &[u32], count: usize) -> Vec<usize> {
+    // Find the distance at which `count` rows are reached, then take the rows below it and
+    // as many as needed at it.
+    let mut below = 0usize;
+    let mut cut = histogram.len();
     for (distance, n) in histogram.iter().enumerate() {
+        let n = *n as usize;
         if below + n >= count {
             cut = distance;
             break;
@@ -263,7 +384,7 @@ fn nearest_rows(distances: &[u16], count: usize) -> Vec<usize> {
     let mut at_cut = count.saturating_sub(below);
     let mut rows = Vec::with_capacity(count);
     for (row, d) in distances.iter().enumerate() {
-        let d = *d as usize;
+        let d = usize::from(*d);
         if d < cut {
             rows.push(row);
         } else if d == cut && at_cut > 0 {
@@ -299,23 +420,101 @@ mod tests {
         assert_eq!(int8_codes(&[0.0, 0.0]), (vec![0, 0], 0.0));
     }
 
+    fn histogram_of(distances: &[u16], bins: usize) -> Vec<u32> {
+        let mut histogram = vec![0u32; bins];
+        for d in distances {
+            histogram[usize::from(*d)] += 1;
+        }
+        histogram
+    }
+
     #[test]
     fn nearest_rows_takes_the_smallest_distances_and_breaks_ties_by_row() {
         let distances = [5u16, 1, 3, 1, 9, 3, 0];
-        let mut rows = nearest_rows(&distances, 4);
+        let histogram = histogram_of(&distances, 10);
+        let mut rows = nearest_rows(&distances, &histogram, 4);
         rows.sort();
         assert_eq!(rows, vec![1, 2, 3, 6]);
-        assert_eq!(nearest_rows(&distances, 7).len(), 7);
+        assert_eq!(nearest_rows(&distances, &histogram, 7).len(), 7);
     }
 
     #[test]
     fn hamming_distances_count_differing_bits_per_row() {
         let signs = [0b1011u64, 0, u64::MAX, 0b1000, 0, 0];
-        let distances = hamming_distances(&signs, &[0b1001, 0], 2);
+        let (distances, histogram) = hamming_distances(&signs, &[0b1001, 0], 2);
         assert_eq!(distances, vec![1, 62 + 1, 2]);
-        assert_eq!(
-            hamming_distances(&signs, &[0b1001, 0], 2),
-            hamming_distances_portable(&signs, &[0b1001, 0], 2)
+        assert_eq!(histogram, histogram_of(&distances, 129));
+        let mut portable = vec![0u16; 3];
+        let mut portable_histogram = vec![0u32; 129];
+        hamming_block_portable(
+            &signs,
+            &[0b1001, 0],
+            2,
+            &mut portable,
+            &mut portable_histogram,
         );
+        assert_eq!(distances, portable);
+        assert_eq!(histogram, portable_histogram);
+    }
+
+    /// Deterministic pseudo-random words (an LCG), for scans large enough to be split.
+    fn words_from(seed: u64, n: usize) -> Vec<u64> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                x
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_scan_split_over_threads_counts_what_one_pass_counts() {
+        // 384 dimensions (the unrolled width) and 100 (the general loop), over enough rows
+        // for several threads.
+        for words in [6usize, 2] {
+            let rows = 3 * ROWS_PER_THREAD + 17;
+            let signs = words_from(7, rows * words);
+            let query = words_from(99, words);
+            let (distances, histogram) = hamming_distances(&signs, &query, words);
+            let expected: Vec<u16> = signs
+                .chunks_exact(words)
+                .map(|row| {
+                    row.iter()
+                        .zip(&query)
+                        .map(|(a, b)| (a ^ b).count_ones() as u16)
+                        .sum()
+                })
+                .collect();
+            assert_eq!(distances, expected);
+            assert_eq!(histogram, histogram_of(&expected, words * 64 + 1));
+            assert_eq!(histogram.iter().map(|n| *n as usize).sum::<usize>(), rows);
+        }
+    }
+
+    #[test]
+    fn int8_scores_are_scaled_dot_products_of_the_codes() {
+        let dimensions = 384;
+        let codes: Vec<i8> = words_from(3, 4 * dimensions)
+            .into_iter()
+            .map(|w| (w >> 56) as i8)
+            .collect();
+        let query: Vec<i8> = words_from(5, dimensions)
+            .into_iter()
+            .map(|w| (w >> 56) as i8)
+            .collect();
+        let scales = [0.5f32, 1.0, 2.0, 0.25];
+        let mut scored = vec![(2usize, 0.0f32), (0, 0.0), (3, 0.0)];
+        int8_scores(&codes, &scales, &query, &mut scored);
+        for (row, score) in scored {
+            let dot: i32 = codes[row * dimensions..(row + 1) * dimensions]
+                .iter()
+                .zip(&query)
+                .map(|(a, b)| i32::from(*a) * i32::from(*b))
+                .sum();
+            assert_eq!(score, dot as f32 * scales[row]);
+        }
     }
 }

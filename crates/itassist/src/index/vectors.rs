@@ -238,8 +238,11 @@ impl Index {
         k: usize,
     ) -> StorageResult<Vec<(u32, f32)>> {
         let writer = self.writer();
-        let mut scored = Vec::with_capacity(candidates.len());
-        for id in candidates {
+        // In id order, so that neighbouring lookups share the B-tree pages they walk.
+        let mut ids = candidates.to_vec();
+        ids.sort_unstable();
+        let mut scored = Vec::with_capacity(ids.len());
+        for id in &ids {
             if let Some(vector) = writer.item_vector(rtxn, *id)? {
                 scored.push((*id, dot(query, &vector)));
             }
