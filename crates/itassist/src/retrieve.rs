@@ -279,7 +279,7 @@ impl HybridRetriever {
 
     /// Runs `work` on this thread while the keyword ranking of `query` for `k` passages is
     /// made on a second one (it needs no vector, and takes a fraction of a millisecond).
-    fn beside_keyword_ranking<T: Send>(
+    fn beside_keyword_ranking<T>(
         &self,
         query: &str,
         k: usize,
