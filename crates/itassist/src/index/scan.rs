@@ -324,7 +324,8 @@ fn hamming_block_popcnt(
 }
 
 // Inlined into the `popcnt` copy; plain loops, for the reason given at `int8_scores_portable`.
-// The common widths (384, 768 and 1,024 dimensions) get loops unrolled for their width.
+// The common widths (384, 768 and 1,024 dimensions) pass their width as a constant, so that
+// the inlined loop over a row's words is unrolled for it.
 #[inline(always)]
 fn hamming_block_portable(
     signs: &[u64],
@@ -334,18 +335,10 @@ fn hamming_block_portable(
     histogram: &mut [u32],
 ) {
     match words {
-        6 => hamming_rows::<6>(signs, query, out),
-        12 => hamming_rows::<12>(signs, query, out),
-        16 => hamming_rows::<16>(signs, query, out),
-        _ => {
-            for (row, distance) in signs.chunks_exact(words).zip(out.iter_mut()) {
-                let mut bits = 0u32;
-                for (a, b) in row.iter().zip(query) {
-                    bits += (a ^ b).count_ones();
-                }
-                *distance = bits as u16;
-            }
-        }
+        6 => hamming_rows(signs, query, 6, out),
+        12 => hamming_rows(signs, query, 12, out),
+        16 => hamming_rows(signs, query, 16, out),
+        _ => hamming_rows(signs, query, words, out),
     }
     for distance in out.iter() {
         histogram[usize::from(*distance)] += 1;
@@ -353,13 +346,11 @@ fn hamming_block_portable(
 }
 
 #[inline(always)]
-fn hamming_rows<const W: usize>(signs: &[u64], query: &[u64], out: &mut [u16]) {
-    let Ok(query) = <&[u64; W]>::try_from(query) else {
-        return;
-    };
-    for (row, distance) in signs.chunks_exact(W).zip(out.iter_mut()) {
+fn hamming_rows(signs: &[u64], query: &[u64], words: usize, out: &mut [u16]) {
+    let query = &query[..words];
+    for (row, distance) in signs.chunks_exact(words).zip(out.iter_mut()) {
         let mut bits = 0u32;
-        for i in 0..W {
+        for i in 0..words {
             bits += (row[i] ^ query[i]).count_ones();
         }
         *distance = bits as u16;
