@@ -2,7 +2,8 @@
 //!
 //! Chunks never cross a section (page or heading) boundary, so every chunk has exactly one
 //! page or section to cite. Markdown is split on its structure (headings, lists, code
-//! blocks) first; other text on paragraphs, lines, sentences and words.
+//! blocks) first; other text on paragraphs, lines, sentences and words. A heading is never a
+//! chunk on its own: one the splitter cuts off joins the passage after it.
 
 use serde::{Deserialize, Serialize};
 use text_splitter::{ChunkConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
@@ -112,6 +113,9 @@ pub struct Chunker {
     tokenizer: Tokenizer,
     max_tokens: usize,
     overlap_tokens: usize,
+    /// The longest chunk the model takes whole (its window less its two special tokens): a
+    /// heading joined to the passage after it may exceed `max_tokens`, never this.
+    window_tokens: usize,
 }
 
 impl Chunker {
@@ -140,6 +144,7 @@ impl Chunker {
             tokenizer,
             max_tokens,
             overlap_tokens: config.overlap_tokens,
+            window_tokens: model_max_tokens.saturating_sub(2).max(max_tokens),
         })
     }
 
@@ -195,6 +200,7 @@ impl Chunker {
             if index > 0 {
                 offset += SECTION_SEPARATOR.len();
             }
+            let first_of_section = chunks.len();
             let mut pieces = self.split(markdown, sizer_for(&section.text), &section.text)?;
             pieces.reverse();
             while let Some((start, piece)) = pieces.pop() {
@@ -220,9 +226,47 @@ impl Chunker {
                     tokens: tokens as u32,
                 });
             }
+            self.join_lone_heading(&mut chunks, first_of_section, &section.text, offset);
             offset += section.text.len();
         }
+        for (ordinal, chunk) in chunks.iter_mut().enumerate() {
+            chunk.ordinal = ordinal as u32;
+        }
         Ok(chunks)
+    }
+
+    /// Joins a section's first chunk to the next one when it holds nothing but the section's
+    /// heading (the Markdown splitter cuts a heading off a section too long for one chunk): a
+    /// heading alone is a poor passage to find, and the passage under it reads better with
+    /// it. The joined chunk may exceed the chunk size, up to the model's window; `chunks[first..]`
+    /// are the section's chunks, whose spans start at `offset` in the document text.
+    fn join_lone_heading(&self, chunks: &mut Vec<Chunk>, first: usize, text: &str, offset: usize) {
+        let (Some(heading), Some(next)) = (chunks.get(first), chunks.get(first + 1)) else {
+            return;
+        };
+        let lone = heading.text.trim();
+        let is_heading = heading.section.as_deref().is_some_and(|h| {
+            !h.trim().is_empty() && !lone.contains('\n') && lone.contains(h.trim())
+        });
+        if !is_heading {
+            return;
+        }
+        let start = heading.span.0.min(next.span.0).saturating_sub(offset);
+        let end = heading.span.1.max(next.span.1).saturating_sub(offset);
+        let Some(joined) = text.get(start..end) else {
+            return;
+        };
+        let tokens = self.count_tokens(joined);
+        if tokens > self.window_tokens {
+            return;
+        }
+        let merged = Chunk {
+            text: joined.to_string(),
+            span: (offset + start, offset + end),
+            tokens: tokens as u32,
+            ..next.clone()
+        };
+        chunks.splice(first..first + 2, [merged]);
     }
 }
 
@@ -330,6 +374,44 @@ mod tests {
             let gap = &text[pair[0].span.1.min(pair[1].span.0)..pair[1].span.0];
             assert!(gap.trim().is_empty(), "text lost between chunks: {gap:?}");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_heading_never_stands_alone_as_a_chunk() -> Result<()> {
+        let sentence =
+            "The nightly job rotates the logs of every service and compresses the old ones. ";
+        let source = format!(
+            "# Log rotation\n\n{}\n\n## Short\n\nOne line.\n",
+            sentence.repeat(12)
+        );
+        let path = Path::new("rotation.md");
+        let document = load_bytes(path, source.as_bytes(), &LoadOptions::default())?;
+        let chunker = Chunker::new(tokenizer()?, &ChunkingConfig::default(), 256)?;
+        let chunks = chunker.chunk(&document)?;
+        assert!(chunks.len() >= 3, "{chunks:#?}");
+        let first = &chunks[0];
+        assert!(
+            first.text.starts_with("# Log rotation\n\nThe nightly job"),
+            "the heading leads the passage under it: {:?}",
+            first.text
+        );
+        assert!(first.tokens as usize > chunker.max_tokens() - 40);
+        assert!(first.tokens as usize <= 254);
+        assert_eq!(first.tokens as usize, chunker.count_tokens(&first.text));
+        let text = document_text(&document);
+        for (ordinal, chunk) in chunks.iter().enumerate() {
+            assert_eq!(chunk.ordinal as usize, ordinal);
+            assert_eq!(&text[chunk.span.0..chunk.span.1], chunk.text);
+            assert!(
+                !chunk.text.trim().starts_with('#') || chunk.text.trim().contains('\n'),
+                "a heading alone: {:?}",
+                chunk.text
+            );
+        }
+        // A short section is one chunk, heading included, as before.
+        let last = chunks.last().expect("chunks");
+        assert_eq!(last.text.trim(), "## Short\n\nOne line.");
         Ok(())
     }
 }
