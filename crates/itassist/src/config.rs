@@ -246,7 +246,9 @@ pub struct EmbeddingConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ChunkingConfig {
-    /// Largest chunk, in embedding-model tokens (capped to the model window).
+    /// Largest chunk, in embedding-model tokens (capped to the model window). A heading the
+    /// splitter would leave alone joins the chunk after it, which may then exceed this size,
+    /// never the model window.
     pub max_tokens: usize,
     /// Tokens shared between neighbouring chunks.
     pub overlap_tokens: usize,
