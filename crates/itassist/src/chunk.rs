@@ -410,7 +410,9 @@ mod tests {
             );
         }
         // A short section is one chunk, heading included, as before.
-        let last = chunks.last().expect("chunks");
+        let last = chunks
+            .last()
+            .ok_or(Error::InvalidInput("no chunks".into()))?;
         assert_eq!(last.text.trim(), "## Short\n\nOne line.");
         Ok(())
     }
