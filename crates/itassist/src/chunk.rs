@@ -229,9 +229,6 @@ impl Chunker {
             self.join_lone_heading(&mut chunks, first_of_section, &section.text, offset);
             offset += section.text.len();
         }
-        for (ordinal, chunk) in chunks.iter_mut().enumerate() {
-            chunk.ordinal = ordinal as u32;
-        }
         Ok(chunks)
     }
 
@@ -261,12 +258,17 @@ impl Chunker {
             return;
         }
         let merged = Chunk {
+            ordinal: heading.ordinal,
             text: joined.to_string(),
             span: (offset + start, offset + end),
             tokens: tokens as u32,
             ..next.clone()
         };
         chunks.splice(first..first + 2, [merged]);
+        // The section's later chunks move up one place (they are the last chunks so far).
+        for chunk in &mut chunks[first + 1..] {
+            chunk.ordinal -= 1;
+        }
     }
 }
 
