@@ -199,8 +199,8 @@ fi
       echo
     fi
     echo "The vector scan keeps the sign bits (48 bytes) and int8 codes (384 bytes) of every vector in"
-    echo "memory; a query takes the shortlist nearest by Hamming distance (on every core above 65,536"
-    echo "vectors), re-ranks it by int8 dot"
+    echo "memory; a query takes the shortlist nearest by Hamming distance in one pass (within a distance"
+    echo "estimated from 4,096 of the vectors; on one thread up to 524,288 vectors), re-ranks it by int8 dot"
     echo "product, and re-scores the best \`max(2k, 100)\` exactly on the stored f32 vectors. Below"
     echo "\`exact_search_below\` chunks it replaces the arroy trees, which are then not built at all."
     echo
@@ -208,7 +208,8 @@ fi
   if [ -f "$out/scifact.md" ]; then
     echo "## Retrieval quality: BEIR SciFact"
     echo
-    echo "Command: \`itassist-bench scifact\`. Hybrid settings are tuned on the train split; scores are on the test split."
+    echo "Command: \`itassist-bench scifact\`. Hybrid settings (BM25, the fusion method: reciprocal rank or"
+    echo "min-max scores, and its weights and depth) are tuned on the train split; scores are on the test split."
     echo "Hybrid rankings are fused as the product fuses them: the top \`fusion_candidates\` of each list"
     echo "(50 by default) give the head that nDCG@10 and MRR@10 read; the rest of the ranking, which"
     echo "Recall@100 reads, comes from fusing the lists 300 deep, as a caller asking for that many passages gets it."

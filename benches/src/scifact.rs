@@ -1,6 +1,7 @@
 //! Retrieval quality on BEIR SciFact: dense (MTEB setting and itassist's chunking), BM25 and
-//! hybrid, with nDCG@10, Recall@100 and MRR@10. BM25's k1 and b, the fusion's k, keyword
-//! weight, document weight and depth (`fusion_candidates`) are tuned on the train split and
+//! hybrid, with nDCG@10, Recall@100 and MRR@10. BM25's k1 and b, the fusion's method (ranks
+//! or min-max scores), k, keyword weight, document weight and depth (`fusion_candidates`) are
+//! tuned on the train split and
 //! reported on the test split. Hybrid rankings are fused as `HybridRetriever` fuses them: the
 //! top `fusion_candidates` of each list. With `--cache DIR` the corpus files and the index
 //! stay in DIR, so a second run
@@ -10,9 +11,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use itassist::config::RetrievalMode;
+use itassist::config::{FusionMethod, RetrievalMode};
 use itassist::keyword::{Bm25, ANALYZER_VERSION, LEGACY_ANALYZER_VERSION};
-use itassist::retrieve::{add_document_evidence, fuse_rankings};
+use itassist::retrieve::{add_document_evidence, fuse};
 use itassist::{Assistant, Config, Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +54,7 @@ impl ScifactFigures {
         else {
             return false;
         };
+        retrieval.fusion = self.hybrid_fusion.unwrap_or(FusionMethod::Rrf);
         retrieval.rrf_k = rrf_k;
         retrieval.keyword_weight = keyword_weight;
         retrieval.document_weight = document_weight;
@@ -69,7 +71,10 @@ pub struct ScifactFigures {
     pub test_queries: usize,
     pub train_queries: usize,
     pub rows: Vec<Row>,
-    /// The hybrid settings tuned on train (`None` with `--skip-tuning`).
+    /// The hybrid settings tuned on train (`None` with `--skip-tuning`; figures written
+    /// before score fusion have no method, which was then RRF).
+    #[serde(default)]
+    pub hybrid_fusion: Option<FusionMethod>,
     #[serde(default)]
     pub hybrid_rrf_k: Option<f32>,
     #[serde(default)]
@@ -149,6 +154,7 @@ pub fn evaluate(runs: &HashMap<String, Vec<String>>, qrels: &Qrels) -> Scores {
 /// One setting of the fusion `HybridRetriever` runs (see `RetrievalConfig`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Fusion {
+    method: FusionMethod,
     rrf_k: f32,
     keyword_weight: f32,
     document_weight: f32,
@@ -158,10 +164,14 @@ struct Fusion {
 
 impl std::fmt::Display for Fusion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.method {
+            FusionMethod::Rrf => write!(f, "RRF k={}", self.rrf_k)?,
+            FusionMethod::Scores => write!(f, "min-max scores")?,
+        }
         write!(
             f,
-            "k={}, keyword weight {}, document weight {}, {} candidates",
-            self.rrf_k, self.keyword_weight, self.document_weight, self.candidates
+            ", keyword weight {}, document weight {}, {} candidates",
+            self.keyword_weight, self.document_weight, self.candidates
         )
     }
 }
@@ -385,7 +395,7 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
     let fused_head = |dense: &[(u32, f32)], keyword: &[(u32, f32)], f: Fusion| -> Vec<String> {
         let d = &dense[..dense.len().min(f.candidates)];
         let k = &keyword[..keyword.len().min(f.candidates)];
-        let fused = fuse_rankings(d, k, f.rrf_k, f.keyword_weight);
+        let fused = fuse(f.method, d, k, f.rrf_k, f.keyword_weight);
         to_documents_weighted(&fused, &chunk_doc, &doc_number, f.document_weight)
     };
     let head_runs = |keyword: &Rankings, f: Fusion| -> HashMap<String, Vec<String>> {
@@ -420,6 +430,7 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
 
     // Tune BM25 and the fusion on train only (the head is all nDCG@10 reads).
     let defaults_fusion = Fusion {
+        method: defaults.fusion,
         rrf_k: defaults.rrf_k,
         keyword_weight: defaults.keyword_weight,
         document_weight: defaults.document_weight,
@@ -448,21 +459,33 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
                 best_keyword = (bm25, score);
                 tuned_keyword_runs = runs;
             }
+            // Rank fusion over the grid of the earlier runs; score fusion, whose keyword
+            // weight plays the part of both k and the weight, also 300 candidates deep.
+            let mut grid = Vec::new();
             for candidates in [50usize, 100] {
                 for rrf_k in [2.0f32, 3.0, 5.0, 7.0, 10.0, 20.0] {
                     for keyword_weight in [0.8f32, 0.9, 1.0, 1.1, 1.25] {
-                        for document_weight in [0.0f32, 0.1, 0.2, 0.3, 0.4, 0.5] {
-                            let f = Fusion {
-                                rrf_k,
-                                keyword_weight,
-                                document_weight,
-                                candidates,
-                            };
-                            let score = evaluate(&head_runs(&rankings, f), &train).ndcg_at_10;
-                            if score > best.2 {
-                                best = (bm25, f, score);
-                            }
-                        }
+                        grid.push((FusionMethod::Rrf, rrf_k, keyword_weight, candidates));
+                    }
+                }
+            }
+            for candidates in [50usize, 100, 300] {
+                for keyword_weight in [0.5f32, 0.75, 1.0, 1.25, 1.5] {
+                    grid.push((FusionMethod::Scores, 0.0, keyword_weight, candidates));
+                }
+            }
+            for (method, rrf_k, keyword_weight, candidates) in grid {
+                for document_weight in [0.0f32, 0.1, 0.2, 0.3, 0.4, 0.5] {
+                    let f = Fusion {
+                        method,
+                        rrf_k,
+                        keyword_weight,
+                        document_weight,
+                        candidates,
+                    };
+                    let score = evaluate(&head_runs(&rankings, f), &train).ndcg_at_10;
+                    if score > best.2 {
+                        best = (bm25, f, score);
                     }
                 }
             }
@@ -538,7 +561,7 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
         );
         rows.push(row(
             &format!(
-                "hybrid RRF, tuned on train (BM25 k1 {} b {}, {best_fusion})",
+                "hybrid, tuned on train (BM25 k1 {} b {}, {best_fusion})",
                 best_bm25.k1, best_bm25.b
             ),
             &hybrid_runs,
@@ -550,6 +573,7 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
         test_queries: test.len(),
         train_queries: train.len(),
         rows,
+        hybrid_fusion: tuned.map(|t| t.1.method),
         hybrid_rrf_k: tuned.map(|t| t.1.rrf_k),
         hybrid_keyword_weight: tuned.map(|t| t.1.keyword_weight),
         hybrid_document_weight: tuned.map(|t| t.1.document_weight),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::FusionMethod;
 use crate::embed::Embedder;
 use crate::error::Result;
 use crate::index::{Index, VectorSearch};
@@ -154,8 +155,8 @@ impl Retriever for KeywordRetriever {
 }
 
 /// Hybrid retrieval: the dense and the keyword rankings fused by weighted reciprocal rank
-/// fusion, `score = 1 / (rrf_k + dense_rank) + keyword_weight / (rrf_k + keyword_rank)`,
-/// then, with a document weight, each passage gains that fraction of the best score of
+/// fusion, `score = 1 / (rrf_k + dense_rank) + keyword_weight / (rrf_k + keyword_rank)`, or
+/// by their rescaled scores ([`FusionMethod`]), then, with a document weight, each passage gains that fraction of the best score of
 /// another passage of its document ([`add_document_evidence`]).
 pub struct HybridRetriever {
     dense: DenseRetriever,
@@ -164,6 +165,7 @@ pub struct HybridRetriever {
     keyword_weight: f32,
     candidates: usize,
     document_weight: f32,
+    fusion: FusionMethod,
 }
 
 impl std::fmt::Debug for HybridRetriever {
@@ -173,6 +175,7 @@ impl std::fmt::Debug for HybridRetriever {
             .field("keyword_weight", &self.keyword_weight)
             .field("candidates", &self.candidates)
             .field("document_weight", &self.document_weight)
+            .field("fusion", &self.fusion)
             .finish()
     }
 }
@@ -193,7 +196,14 @@ impl HybridRetriever {
             keyword_weight,
             candidates,
             document_weight: 0.0,
+            fusion: FusionMethod::Rrf,
         }
+    }
+
+    /// Fuses the two rankings by `method` (reciprocal rank fusion unless set).
+    pub fn with_fusion(mut self, method: FusionMethod) -> Self {
+        self.fusion = method;
+        self
     }
 
     /// Lets each passage gain `weight` times the best fused score of another passage of the
@@ -262,6 +272,51 @@ pub fn fuse_rankings(
     out
 }
 
+/// The sum of two rankings' min-max rescaled scores, the keyword one weighted by
+/// `keyword_weight`, best first (ties by chunk id): see [`FusionMethod::Scores`].
+pub fn fuse_scores(
+    dense: &[(u32, f32)],
+    keyword: &[(u32, f32)],
+    keyword_weight: f32,
+) -> Vec<(u32, f32)> {
+    let mut fused: HashMap<u32, f32> = HashMap::new();
+    for (ranking, weight) in [(dense, 1.0), (keyword, keyword_weight)] {
+        let (low, high) = ranking
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(low, high), (_, s)| {
+                (low.min(*s), high.max(*s))
+            });
+        let range = high - low;
+        for (id, score) in ranking {
+            // A ranking whose candidates all score alike (or one candidate) gives each 1.
+            let rescaled = if range > 0.0 && range.is_finite() {
+                (score - low) / range
+            } else {
+                1.0
+            };
+            *fused.entry(*id).or_default() += weight * rescaled;
+        }
+    }
+    let mut out: Vec<(u32, f32)> = fused.into_iter().collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    out
+}
+
+/// Fuses a dense and a keyword ranking (best first) by `method`: [`fuse_rankings`] or
+/// [`fuse_scores`].
+pub fn fuse(
+    method: FusionMethod,
+    dense: &[(u32, f32)],
+    keyword: &[(u32, f32)],
+    rrf_k: f32,
+    keyword_weight: f32,
+) -> Vec<(u32, f32)> {
+    match method {
+        FusionMethod::Rrf => fuse_rankings(dense, keyword, rrf_k, keyword_weight),
+        FusionMethod::Scores => fuse_scores(dense, keyword, keyword_weight),
+    }
+}
+
 impl HybridRetriever {
     /// The `k` best passages for `query`, whose embedding `vector` the caller already has.
     pub fn retrieve_with_vector(
@@ -305,7 +360,7 @@ impl HybridRetriever {
     /// Fuses the `dense` and `keyword` rankings and keeps the `k` best.
     fn fuse(&self, dense: &[(u32, f32)], keyword: &[(u32, f32)], k: usize) -> Result<Vec<Passage>> {
         let index = &self.dense.index;
-        let mut fused = fuse_rankings(dense, keyword, self.rrf_k, self.keyword_weight);
+        let mut fused = fuse(self.fusion, dense, keyword, self.rrf_k, self.keyword_weight);
         if self.document_weight != 0.0 {
             let ids: Vec<u32> = fused.iter().map(|(id, _)| *id).collect();
             let documents: HashMap<u32, u64> = ids
@@ -355,6 +410,7 @@ pub fn hybrid_retriever(
         config.fusion_candidates,
     )
     .with_document_weight(config.document_weight)
+    .with_fusion(config.fusion)
 }
 
 /// The retriever the configuration asks for.
@@ -373,5 +429,59 @@ pub fn retriever_for(
             Arc::new(KeywordRetriever::new(index.clone(), config.bm25))
         }
         crate::config::RetrievalMode::Hybrid => Arc::new(hybrid_retriever(index, embedder, config)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn score_fusion_rescales_each_ranking_and_weighs_the_keyword_one() {
+        // Dense 0.9 / 0.7 / 0.5 rescale to 1 / 0.5 / 0; BM25 12 / 6 / 2 to 1 / 0.4 / 0.
+        let dense = [(1, 0.9), (2, 0.7), (3, 0.5)];
+        let keyword = [(3, 12.0), (4, 6.0), (1, 2.0)];
+        let fused = fuse_scores(&dense, &keyword, 1.0);
+        let ids: Vec<u32> = fused.iter().map(|(id, _)| *id).collect();
+        // 1 and 3 tie at 1.0 (ties by id), then 2 (0.5), then 4 (0.4).
+        assert_eq!(ids, vec![1, 3, 2, 4]);
+        let scores: Vec<f32> = fused.iter().map(|(_, s)| *s).collect();
+        for (got, want) in scores.iter().zip([1.0, 1.0, 0.5, 0.4]) {
+            assert!((got - want).abs() < 1e-6, "{scores:?}");
+        }
+        // Weighing the keywords double puts their best first; 0 leaves the dense order.
+        assert_eq!(fuse_scores(&dense, &keyword, 2.0)[0].0, 3);
+        let dense_only: Vec<u32> = fuse_scores(&dense, &keyword, 0.0)
+            .iter()
+            .map(|(id, _)| *id)
+            .take(3)
+            .collect();
+        assert_eq!(dense_only, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn score_fusion_keeps_a_lead_that_rank_fusion_flattens() {
+        // Chunk 1 leads the dense ranking by far and is last by keywords; chunk 2 is second
+        // in both. Rank fusion sees only ranks and puts 2 first (1/12 + 0.9/12 against
+        // 1/11 + 0.9/14); score fusion keeps 1 ahead (1 + 0.9 * 0 against 0.04 + 0.9 * 0.49).
+        let dense = [(1, 0.95), (2, 0.50), (4, 0.49), (3, 0.48)];
+        let keyword = [(3, 10.0), (2, 5.0), (4, 4.9), (1, 0.1)];
+        assert_eq!(fuse_rankings(&dense, &keyword, 10.0, 0.9)[0].0, 2);
+        assert_eq!(fuse_scores(&dense, &keyword, 0.9)[0].0, 1);
+        assert_eq!(fuse(FusionMethod::Rrf, &dense, &keyword, 10.0, 0.9)[0].0, 2);
+        assert_eq!(
+            fuse(FusionMethod::Scores, &dense, &keyword, 10.0, 0.9)[0].0,
+            1
+        );
+    }
+
+    #[test]
+    fn score_fusion_of_a_single_candidate_or_an_empty_ranking() {
+        assert_eq!(fuse_scores(&[(7, 0.3)], &[], 1.0), vec![(7, 1.0)]);
+        assert_eq!(
+            fuse_scores(&[], &[(8, 4.0), (9, 4.0)], 0.5),
+            vec![(8, 0.5), (9, 0.5)]
+        );
+        assert!(fuse_scores(&[], &[], 1.0).is_empty());
     }
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use itassist::config::RetrievalMode;
+use itassist::config::{FusionMethod, RetrievalMode};
 use itassist::keyword::Bm25;
 use itassist::retrieve::{hybrid_retriever, Retriever};
 use itassist::{Assistant, FileStatus};
@@ -113,6 +113,25 @@ fn hybrid_search_finds_exact_terms_that_dense_search_ranks_low() {
         hybrid.iter().any(|p| p.name == "ssh-agent.1"),
         "{hybrid:#?}"
     );
+
+    // Fusing the two rankings' scores instead of their ranks finds the same pages.
+    let mut config = common::config(&dir);
+    config.retrieval.mode = RetrievalMode::Hybrid;
+    config.retrieval.fusion = FusionMethod::Scores;
+    let scores = Assistant::with_embedder(config, common::embedder()).unwrap();
+    let exact = scores.search("StrictHostKeyChecking", 3).unwrap();
+    assert!(
+        exact
+            .iter()
+            .any(|p| p.text.contains("StrictHostKeyChecking")),
+        "{exact:#?}"
+    );
+    let reworded = scores.search(q, 3).unwrap();
+    assert!(
+        reworded.iter().any(|p| p.name == "ssh-agent.1"),
+        "{reworded:#?}"
+    );
+    drop(scores);
 
     // From query text, BM25 runs beside the query's embedding: the passages are those of
     // fusing the same two rankings one after the other.
