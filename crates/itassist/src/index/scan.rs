@@ -331,14 +331,24 @@ fn hamming(row: &[u64], query: &[u64]) -> u16 {
     u16::try_from(bits).unwrap_or(u16::MAX)
 }
 
+/// What a pass over rows of sign words keeps: the rows within Hamming distance `cut` of
+/// `query` (`words` words per row).
+#[derive(Debug, Clone, Copy)]
+struct Within<'a> {
+    query: &'a [u64],
+    words: usize,
+    cut: u16,
+}
+
 /// The `(distance, row)` of every row of `signs` within Hamming distance `cut` of `query`,
 /// by row. Large scans are split over the CPU's cores.
 fn rows_within(signs: &[u64], query: &[u64], words: usize, cut: u16) -> Vec<(u16, u32)> {
+    let within = Within { query, words, cut };
     let rows = signs.len() / words;
     let threads = (rows / ROWS_PER_THREAD).clamp(1, scan_threads());
     let mut found = Vec::new();
     if threads == 1 {
-        within_block(signs, query, words, cut, 0, &mut found);
+        within_block(signs, within, 0, &mut found);
         return found;
     }
     let per_thread = rows.div_ceil(threads);
@@ -352,10 +362,10 @@ fn rows_within(signs: &[u64], query: &[u64], words: usize, cut: u16) -> Vec<(u16
         // The calling thread takes the first block itself.
         let first = blocks.next();
         for (block, part, first_row) in blocks {
-            scope.spawn(move || within_block(block, query, words, cut, first_row, part));
+            scope.spawn(move || within_block(block, within, first_row, part));
         }
         if let Some((block, part, first_row)) = first {
-            within_block(block, query, words, cut, first_row, part);
+            within_block(block, within, first_row, part);
         }
     });
     found.reserve(parts.iter().map(Vec::len).sum());
@@ -367,38 +377,24 @@ fn rows_within(signs: &[u64], query: &[u64], words: usize, cut: u16) -> Vec<(u16
 
 /// [`rows_within`] for one block of rows on the current thread (its first row numbered
 /// `first_row`), appending to `found`.
-fn within_block(
-    signs: &[u64],
-    query: &[u64],
-    words: usize,
-    cut: u16,
-    first_row: u32,
-    found: &mut Vec<(u16, u32)>,
-) {
+fn within_block(signs: &[u64], within: Within, first_row: u32, found: &mut Vec<(u16, u32)>) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("popcnt") {
             // SAFETY: the CPU has the `popcnt` instruction, checked just above.
-            unsafe { within_block_popcnt(signs, query, words, cut, first_row, found) };
+            unsafe { within_block_popcnt(signs, within, first_row, found) };
             return;
         }
     }
-    within_block_portable(signs, query, words, cut, first_row, found);
+    within_block_portable(signs, within, first_row, found);
 }
 
 /// [`within_block`] compiled with the `popcnt` instruction (several times faster than the
 /// portable bit counting of the x86-64 baseline).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "popcnt")]
-fn within_block_popcnt(
-    signs: &[u64],
-    query: &[u64],
-    words: usize,
-    cut: u16,
-    first_row: u32,
-    found: &mut Vec<(u16, u32)>,
-) {
-    within_block_portable(signs, query, words, cut, first_row, found);
+fn within_block_popcnt(signs: &[u64], within: Within, first_row: u32, found: &mut Vec<(u16, u32)>) {
+    within_block_portable(signs, within, first_row, found);
 }
 
 // Inlined into the `popcnt` copy; plain loops, for the reason given at `int8_scores_portable`.
@@ -407,12 +403,11 @@ fn within_block_popcnt(
 #[inline(always)]
 fn within_block_portable(
     signs: &[u64],
-    query: &[u64],
-    words: usize,
-    cut: u16,
+    within: Within,
     first_row: u32,
     found: &mut Vec<(u16, u32)>,
 ) {
+    let Within { query, words, cut } = within;
     match words {
         6 => within_rows(signs, query, 6, cut, first_row, found),
         12 => within_rows(signs, query, 12, cut, first_row, found),
@@ -558,7 +553,12 @@ mod tests {
         let query = words_from(5, words);
         let cut = 170;
         let mut one_pass = Vec::new();
-        within_block_portable(&signs, &query, words, cut, 0, &mut one_pass);
+        let within = Within {
+            query: &query,
+            words,
+            cut,
+        };
+        within_block_portable(&signs, within, 0, &mut one_pass);
         assert!(one_pass.len() > 100, "the cut keeps some rows");
         assert_eq!(rows_within(&signs, &query, words, cut), one_pass);
     }
