@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use itassist::config::{FusionMethod, RetrievalMode};
 use itassist::keyword::{Bm25, ANALYZER_VERSION, LEGACY_ANALYZER_VERSION};
-use itassist::retrieve::{add_document_evidence, fuse};
+use itassist::retrieve::{add_document_evidence, fuse_with};
 use itassist::{Assistant, Config, Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -395,7 +395,7 @@ pub fn run(data: &Path, options: Options) -> Result<ScifactFigures> {
     let fused_head = |dense: &[(u32, f32)], keyword: &[(u32, f32)], f: Fusion| -> Vec<String> {
         let d = &dense[..dense.len().min(f.candidates)];
         let k = &keyword[..keyword.len().min(f.candidates)];
-        let fused = fuse(f.method, d, k, f.rrf_k, f.keyword_weight);
+        let fused = fuse_with(f.method, d, k, f.rrf_k, f.keyword_weight);
         to_documents_weighted(&fused, &chunk_doc, &doc_number, f.document_weight)
     };
     let head_runs = |keyword: &Rankings, f: Fusion| -> HashMap<String, Vec<String>> {

@@ -156,8 +156,9 @@ impl Retriever for KeywordRetriever {
 
 /// Hybrid retrieval: the dense and the keyword rankings fused by weighted reciprocal rank
 /// fusion, `score = 1 / (rrf_k + dense_rank) + keyword_weight / (rrf_k + keyword_rank)`, or
-/// by their rescaled scores ([`FusionMethod`]), then, with a document weight, each passage gains that fraction of the best score of
-/// another passage of its document ([`add_document_evidence`]).
+/// by their rescaled scores ([`FusionMethod`]); then, with a document weight, each passage
+/// gains that fraction of the best score of another passage of its document
+/// ([`add_document_evidence`]).
 pub struct HybridRetriever {
     dense: DenseRetriever,
     keyword: KeywordRetriever,
@@ -267,6 +268,11 @@ pub fn fuse_rankings(
     for (rank, (id, _)) in keyword.iter().enumerate() {
         *fused.entry(*id).or_default() += keyword_weight / (rrf_k + rank as f32 + 1.0);
     }
+    best_first(fused)
+}
+
+/// Fused scores as a ranking: best first, ties by chunk id.
+fn best_first(fused: HashMap<u32, f32>) -> Vec<(u32, f32)> {
     let mut out: Vec<(u32, f32)> = fused.into_iter().collect();
     out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     out
@@ -297,14 +303,12 @@ pub fn fuse_scores(
             *fused.entry(*id).or_default() += weight * rescaled;
         }
     }
-    let mut out: Vec<(u32, f32)> = fused.into_iter().collect();
-    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    out
+    best_first(fused)
 }
 
 /// Fuses a dense and a keyword ranking (best first) by `method`: [`fuse_rankings`] or
 /// [`fuse_scores`].
-pub fn fuse(
+pub fn fuse_with(
     method: FusionMethod,
     dense: &[(u32, f32)],
     keyword: &[(u32, f32)],
@@ -360,7 +364,7 @@ impl HybridRetriever {
     /// Fuses the `dense` and `keyword` rankings and keeps the `k` best.
     fn fuse(&self, dense: &[(u32, f32)], keyword: &[(u32, f32)], k: usize) -> Result<Vec<Passage>> {
         let index = &self.dense.index;
-        let mut fused = fuse(self.fusion, dense, keyword, self.rrf_k, self.keyword_weight);
+        let mut fused = fuse_with(self.fusion, dense, keyword, self.rrf_k, self.keyword_weight);
         if self.document_weight != 0.0 {
             let ids: Vec<u32> = fused.iter().map(|(id, _)| *id).collect();
             let documents: HashMap<u32, u64> = ids
@@ -468,9 +472,12 @@ mod tests {
         let keyword = [(3, 10.0), (2, 5.0), (4, 4.9), (1, 0.1)];
         assert_eq!(fuse_rankings(&dense, &keyword, 10.0, 0.9)[0].0, 2);
         assert_eq!(fuse_scores(&dense, &keyword, 0.9)[0].0, 1);
-        assert_eq!(fuse(FusionMethod::Rrf, &dense, &keyword, 10.0, 0.9)[0].0, 2);
         assert_eq!(
-            fuse(FusionMethod::Scores, &dense, &keyword, 10.0, 0.9)[0].0,
+            fuse_with(FusionMethod::Rrf, &dense, &keyword, 10.0, 0.9)[0].0,
+            2
+        );
+        assert_eq!(
+            fuse_with(FusionMethod::Scores, &dense, &keyword, 10.0, 0.9)[0].0,
             1
         );
     }
