@@ -255,11 +255,12 @@ fn prefetch(bytes: &[i8]) {
 
 /// Rows each thread of the sign scan must have, or the scan stays on the calling thread.
 ///
-/// A thread pays off only for large collections: on the 2-core reference machine, starting
-/// and joining one took 0.11 ms (p50), and at 132,192 chunks the single-threaded search was
-/// 0.3-0.5 ms faster than the scan split over both cores (the two
-/// cores share memory bandwidth, and the scan of 48-byte rows is near it; each variant run
-/// alone, alternately). 262,144 rows take about 1 ms to scan on one core.
+/// A thread pays off only for large collections: starting one costs about as much as
+/// scanning tens of thousands of rows, and the cores share the memory bandwidth the scan of
+/// 48-byte rows is near. On the 2-core reference machine the one-pass search at 132,192
+/// chunks on one thread took half the time of the earlier two-pass scan split over both cores
+/// (`bash scripts/bench.sh scale` before and after; docs/benchmarks.md). 262,144 rows take
+/// about 1 ms to scan on one core.
 const ROWS_PER_THREAD: usize = 262_144;
 
 /// The most threads the sign scan uses.
