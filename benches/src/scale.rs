@@ -19,7 +19,7 @@ use itassist::retrieve::hybrid_retriever;
 use itassist::{Assistant, Config, Error, IngestEvent, Result, VectorSearch};
 use serde::{Deserialize, Serialize};
 
-use crate::{load_average, machine, percentile, Machine};
+use crate::{load_average, machine, percentile, CpuTicks, Machine};
 
 /// What to run.
 pub struct Options {
@@ -54,6 +54,11 @@ pub struct ScaleFigures {
     #[serde(default)]
     pub model: String,
     pub load_average: (f64, f64),
+    /// The share of the machine's CPU time the hypervisor ran other work instead (steal)
+    /// while the searches were timed, in percent; `None` when not measured. Timings on a
+    /// shared host move with it.
+    #[serde(default)]
+    pub host_steal_percent: Option<f64>,
     pub documents: u64,
     pub chunks: u64,
     pub index_disk_mib: f64,
@@ -224,6 +229,7 @@ pub fn run(options: Options) -> Result<ScaleFigures> {
     let embedder = assistant.embedder();
     let hybrid = hybrid_retriever(index, embedder, retrieval);
 
+    let ticks_at_start = CpuTicks::now();
     let mut embed_times = Vec::new();
     let mut vectors = Vec::new();
     for q in &queries {
@@ -342,6 +348,10 @@ pub fn run(options: Options) -> Result<ScaleFigures> {
         wanted += w;
     }
 
+    let host_steal_percent = ticks_at_start
+        .zip(CpuTicks::now())
+        .and_then(|(start, end)| end.steal_percent_since(start));
+
     // One last search, then a second of nothing.
     assistant.search(&queries[0], 10)?;
     let idle_cpu_seconds_after_search = match process_cpu_seconds() {
@@ -362,6 +372,7 @@ pub fn run(options: Options) -> Result<ScaleFigures> {
         machine: machine(),
         model: embedder.model_id().to_string(),
         load_average: (load_start, load_average()),
+        host_steal_percent,
         documents: stats.documents,
         chunks: stats.chunks,
         index_disk_mib: stats.disk_bytes as f64 / (1024.0 * 1024.0),
@@ -400,8 +411,12 @@ fn fifty() -> usize {
 pub fn markdown(f: &ScaleFigures) -> String {
     let mut md = String::new();
     md.push_str(&format!(
-        "Search at {} chunks ({} documents, {:.0} MiB on disk), {} queries (SciFact claims and the Spanish questions), on {} (load average {:.1} at the start, {:.1} at the end){}.\n\n",
+        "Search at {} chunks ({} documents, {:.0} MiB on disk), {} queries (SciFact claims and the Spanish questions), on {} (load average {:.1} at the start, {:.1} at the end{}){}.\n\n",
         f.chunks, f.documents, f.index_disk_mib, f.queries, f.machine.cpu(), f.load_average.0, f.load_average.1,
+        match f.host_steal_percent {
+            Some(steal) => format!("; the hypervisor took {steal:.1}% of the CPU time while the searches were timed"),
+            None => String::new(),
+        },
         if f.model.is_empty() { String::new() } else { format!(", embedding model {}", f.model) }
     ));
     md.push_str("| default hybrid search, top 10 passages | p50 | p99 |\n|---|---|---|\n");
