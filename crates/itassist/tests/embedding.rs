@@ -45,13 +45,19 @@ fn batching_does_not_change_vectors() {
     for (a, b) in alone[0].iter().zip(&batched[1]) {
         assert!((a - b).abs() < 1e-5);
     }
-    // The default int8 model quantizes each batch's activations with one range, so its
-    // neighbours move a vector slightly (docs/models.md), never far.
+    // The default int8 model quantizes each batch's activations with one range, so a
+    // neighbour moves a vector within int8's own error (docs/models.md). Each int8 vector
+    // carries its own error and the two can point different ways (on an AVX-512 VNNI CPU
+    // this text alone and beside the longer one were 0.979 apart, each within 0.989 and
+    // 0.985 of fp32), so each is compared with the fp32 vector.
+    let exact = &alone[0];
     let embedder = common::embedder();
-    let alone = embedder.embed(&[short]).unwrap();
-    let batched = embedder.embed(&[long, short]).unwrap();
-    let cosine = itassist::embed::dot(&alone[0], &batched[1]);
-    assert!(cosine > 0.98, "{cosine}");
+    let int8_alone = embedder.embed(&[short]).unwrap();
+    let int8_batched = embedder.embed(&[long, short]).unwrap();
+    for (how, vector) in [("alone", &int8_alone[0]), ("batched", &int8_batched[1])] {
+        let cosine = itassist::embed::dot(exact, vector);
+        assert!(cosine > 0.98, "int8 {how}: cosine {cosine} with fp32");
+    }
 }
 
 #[test]
