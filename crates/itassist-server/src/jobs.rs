@@ -449,19 +449,25 @@ impl Jobs {
         self.inner.jobs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Updates job `id` in memory, tells subscribers, and stores the record when `persist`.
+    /// Updates job `id`, stores its record when `persist`, and tells subscribers.
+    ///
+    /// A persisted change is written to disk before it is visible in memory (the lock is held
+    /// across the write), so what the API reports survives a crash: a job seen `running` has
+    /// its attempt on record.
     fn update(&self, id: u64, persist: bool, change: impl FnOnce(&mut Job)) -> Option<Job> {
         let job = {
             let mut jobs = self.lock();
             let job = jobs.get_mut(&id)?;
-            change(job);
-            job.clone()
-        };
-        if persist {
-            if let Err(e) = self.inner.store.save(&job) {
-                tracing::error!("cannot store the record of job {id}: {e}");
+            let mut changed = job.clone();
+            change(&mut changed);
+            if persist {
+                if let Err(e) = self.inner.store.save(&changed) {
+                    tracing::error!("cannot store the record of job {id}: {e}");
+                }
             }
-        }
+            *job = changed.clone();
+            changed
+        };
         let _ = self.inner.updates.send(job.clone());
         Some(job)
     }
